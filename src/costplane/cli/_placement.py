@@ -1,0 +1,92 @@
+"""`costplane place` (cheapest offers for one request) and `costplane plan` (fleet MILP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from costplane.catalog import load_catalog
+from costplane.cli._common import CatalogOpt, DiscountsOpt, JsonOpt, console, emit_json, money
+from costplane.placement import PlacementRequest, place, plan_fleet, read_fleet_spec
+
+
+def place_cmd(
+    gpu: Annotated[str | None, typer.Option(help="GPU model (normalised name, e.g. H100).")] = None,
+    gpus: Annotated[int, typer.Option(help="GPUs per node.")] = 1,
+    nodes: Annotated[int, typer.Option(help="Number of nodes.")] = 1,
+    hours: Annotated[float, typer.Option(help="How long it runs, hours (> 0).")] = 1.0,
+    min_gpu_memory: Annotated[float, typer.Option("--min-gpu-memory", help="Minimum GiB per GPU.")] = 0.0,
+    min_vcpus: Annotated[float, typer.Option("--min-vcpus", help="Minimum vCPUs per node.")] = 0.0,
+    min_memory: Annotated[float, typer.Option("--min-memory", help="Minimum GiB RAM per node.")] = 0.0,
+    spot: Annotated[bool, typer.Option("--spot", help="Rank spot offers alongside on-demand.")] = False,
+    cloud: Annotated[list[str] | None, typer.Option(help="Allowed cloud (repeatable).")] = None,
+    region: Annotated[list[str] | None, typer.Option(help="Allowed region (repeatable).")] = None,
+    limit: Annotated[int, typer.Option(help="How many offers to return.")] = 20,
+    catalog: CatalogOpt = None,
+    discounts: DiscountsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cheapest feasible offers for one request, ranked by total cost."""
+    request = PlacementRequest(gpu, gpus, nodes, hours, min_gpu_memory, min_vcpus, min_memory,
+                               tuple(c.lower() for c in cloud or ()), tuple(region or ()), spot)
+    cat = load_catalog(catalog, discounts)
+    offers = place(request, cat, limit=limit)
+    if as_json:
+        emit_json({"request": request.to_dict(), "catalog": {"as_of": cat.as_of, "source": cat.source},
+                   "offers": [p.to_dict() for p in offers]})
+        return
+    table = Table(title=f"cheapest placements for {nodes} × {gpus} {gpu or ''} for {hours:g} h")
+    for col in ("#", "cloud", "region", "zone", "instance", "gpu", "nodes", "spot", "$/h", "total"):
+        table.add_column(col, justify="right" if col in ("#", "nodes", "$/h", "total") else "left")
+    for i, p in enumerate(offers, 1):
+        table.add_row(str(i), p.cloud, p.region, p.zone or "", p.instance_type, f"{p.gpus_per_node}×{p.gpu}",
+                      str(p.nodes), "spot" if p.spot else "", money(p.hourly_usd), money(p.total_usd))
+    console.print(table)
+
+
+def plan_cmd(
+    file: Annotated[Path, typer.Argument(help="Fleet plan, YAML or JSON (workloads, quotas, default_cloud).")],
+    catalog: CatalogOpt = None,
+    discounts: DiscountsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Place many workloads jointly at minimum cost under quotas (integer program, HiGHS)."""
+    spec = read_fleet_spec(file)
+    cat = load_catalog(catalog, discounts)
+    plan = plan_fleet(spec, cat)
+    if as_json:
+        emit_json(plan.to_dict())
+        return
+    table = Table(title=f"fleet plan: {len(plan.assignments)} workloads · status {plan.status}")
+    for col in ("workload", "cloud", "region", "instance", "gpu", "nodes", "spot", "$/h", "total"):
+        table.add_column(col, justify="right" if col in ("nodes", "$/h", "total") else "left")
+    for name, p in plan.assignments:
+        table.add_row(name, p.cloud, p.region, p.instance_type, f"{p.gpus_per_node}×{p.gpu}", str(p.nodes),
+                      "spot" if p.spot else "", money(p.hourly_usd), money(p.total_usd))
+    console.print(table)
+    saved = plan.naive_total_usd - plan.total_usd
+    pct = 100 * saved / plan.naive_total_usd if plan.naive_total_usd else 0.0
+    console.print(f"optimal total {money(plan.total_usd)} vs naive {money(plan.naive_total_usd)} "
+                  f"(each on {spec.default_cloud}'s cheapest on-demand): saves {money(saved)} ({pct:.1f} %)")
+    for label, used, limit in plan.quota_use:
+        console.print(f"  {label}: {used:g} of {limit:g} GPUs used")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("place")(place_cmd)
+    app.command("plan")(plan_cmd)
+
+
+def demo_place() -> None:
+    console.print("[bold]place[/]: 8 × H100 for 10 hours, on-demand or spot, any cloud")
+    place_cmd(gpu="H100", gpus=8, hours=10.0, spot=True, limit=8)
+
+
+def demo_plan() -> None:
+    from costplane.cli._demo import example_path
+
+    console.print("[bold]plan[/]: the bundled fleet (examples/fleet.yaml) under a Lambda H100 quota")
+    plan_cmd(example_path("fleet.yaml"))
