@@ -51,12 +51,16 @@ def plan_cmd(
     file: Annotated[Path, typer.Argument(help="Fleet plan, YAML or JSON (workloads, quotas, default_cloud).")],
     catalog: CatalogOpt = None,
     discounts: DiscountsOpt = None,
+    save: Annotated[bool, typer.Option("--save", help="Store the plan and its inputs in the database.")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL for --save.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Place many workloads jointly at minimum cost under quotas (integer program, HiGHS)."""
     spec = read_fleet_spec(file)
     cat = load_catalog(catalog, discounts)
     plan = plan_fleet(spec, cat)
+    if save:
+        _save_plan(plan, file, cat, db)
     if as_json:
         emit_json(plan.to_dict())
         return
@@ -73,6 +77,17 @@ def plan_cmd(
                   f"(each on {spec.default_cloud}'s cheapest on-demand): saves {money(saved)} ({pct:.1f} %)")
     for label, used, limit in plan.quota_use:
         console.print(f"  {label}: {used:g} of {limit:g} GPUs used")
+
+
+def _save_plan(plan, file: Path, cat, db: str | None) -> None:
+    import yaml
+
+    from costplane.cli._common import err_console
+    from costplane.store import Store
+
+    store = Store.open(db)
+    plan_id = store.save_plan(plan.to_dict(), yaml.safe_load(file.read_text()), cat.source)
+    err_console.print(f"saved plan {plan_id} to {store.url}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
