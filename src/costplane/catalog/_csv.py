@@ -79,7 +79,8 @@ def read_catalog_csv(path: Path) -> Catalog:
                            fix=f"the header must hold {', '.join(OFFER_COLUMNS)}")
     reader.fieldnames = header
     offers = []
-    for i, row in enumerate(reader, start=body_start + 2):
+    for row in reader:
+        i = body_start + reader.line_num  # the reader's own count: blank lines do not shift it
         if None in row:
             raise CatalogError(f"{path}:{i}: more cells than header columns", fix="quote cells that hold commas")
         offers.append(_offer_from_row(path, i, row))
@@ -92,7 +93,9 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.10g}"
+        short = f"{value:.10g}"
+        # Tidy when exact; otherwise repr, the shortest text that reads back bit-identical (0.1 + 0.2).
+        return short if float(short) == value else repr(value)
     return str(value)
 
 

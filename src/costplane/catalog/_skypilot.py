@@ -75,7 +75,8 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[_Row]:
         if missing:
             raise CatalogError(f"{path}:1: missing column(s) {', '.join(missing)}", fix="use SkyPilot's v8 vms.csv header")
         reader.fieldnames = header
-        for i, fields in enumerate(reader, start=2):
+        for fields in reader:
+            i = reader.line_num  # the reader's own count: blank lines do not shift it
             if None in fields:
                 raise CatalogError(f"{path}:{i}: more cells than header columns", fix="quote cells that hold commas")
             yield _Row(path, i, fields)

@@ -38,8 +38,10 @@ _OPTIONAL_MODULES = (
     "costplane.cli._forecast",
     "costplane.cli._replay",
     "costplane.cli._jobs",
+    "costplane.cli._ingest",
     "costplane.cli._measure",
     "costplane.cli._training",
+    "costplane.cli._controller",
     "costplane.cli._serve",
     "costplane.cli._db",
 )

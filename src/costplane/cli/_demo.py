@@ -19,6 +19,7 @@ DEMO_STEPS: tuple[tuple[str, str], ...] = (
     ("costplane.cli._replay", "demo_replay"),
     ("costplane.cli._jobs", "demo_jobs"),
     ("costplane.cli._measure", "demo_measure"),
+    ("costplane.cli._forecast", "demo_forecast"),
     ("costplane.cli._training", "demo_training"),
 )
 

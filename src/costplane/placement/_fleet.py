@@ -217,22 +217,33 @@ def _candidate_options(spec: FleetSpec, catalog: Catalog) -> _Options:
 
 
 def naive_cost(spec: FleetSpec, catalog: Catalog) -> float:
-    """What habit costs: each workload on the cheapest on-demand offer of its default cloud, quotas ignored."""
+    """What habit costs: each workload on the cheapest on-demand offer of its default cloud, quotas ignored.
+
+    Falls back to any cloud when the habit cloud has no such offer, and, for a workload allowed spot
+    whose machine has no on-demand price anywhere, to the cheapest spot offer (so a feasible plan
+    always has a baseline).
+    """
+    hourly_by_key: dict[tuple, float | None] = {}
     total = 0.0
     for w in spec.workloads:
         cloud = w.request.clouds[0] if w.request.clouds else spec.default_cloud
-        price = None
-        for clouds in ((cloud,), ()):
-            req = PlacementRequest(w.request.gpu, w.request.gpus_per_node, w.request.nodes, w.request.hours,
-                                   w.request.min_gpu_memory_gib, w.request.min_vcpus, w.request.min_memory_gib,
-                                   clouds, (), False)
-            try:
-                idx, _, hourly = price_options(req, catalog, feasible_rows(req, catalog))
-            except InfeasibleError:
-                continue
-            if idx.size:
-                price = float(hourly.min())
-                break
+        attempts = [((cloud,), False), ((), False)] + ([((), True)] if w.request.spot else [])
+        key = (w.request.gpu, w.request.gpus_per_node, w.request.nodes, w.request.min_gpu_memory_gib,
+               w.request.min_vcpus, w.request.min_memory_gib, cloud, w.request.spot)
+        if key not in hourly_by_key:
+            hourly_by_key[key] = None
+            for clouds, spot in attempts:
+                req = PlacementRequest(w.request.gpu, w.request.gpus_per_node, w.request.nodes, 1.0,
+                                       w.request.min_gpu_memory_gib, w.request.min_vcpus, w.request.min_memory_gib,
+                                       clouds, (), spot)
+                try:
+                    idx, _, hourly = price_options(req, catalog, feasible_rows(req, catalog))
+                except InfeasibleError:
+                    continue
+                if idx.size:
+                    hourly_by_key[key] = float(hourly.min())
+                    break
+        price = hourly_by_key[key]
         if price is None:
             raise InfeasibleError(f"workload {w.name}: no on-demand offer anywhere for the naive baseline",
                                   fix="check its GPU model and size")

@@ -43,6 +43,8 @@ class JobProfile:
     checkpoint_interval_s: float | None = None
     restore_s: float = 0.0
     interruption_rates: dict[str, float] = field(default_factory=dict)
+    min_gpus_per_node: int = 1  # e.g. 8 keeps a job measured on NVLink nodes off 1-GPU machines
+    max_nodes: int | None = None
 
 
 def _positive(data: dict[str, Any], key: str, where: str, *, required: bool = True, allow_zero: bool = False) -> float | None:
@@ -51,6 +53,11 @@ def _positive(data: dict[str, Any], key: str, where: str, *, required: bool = Tr
             raise InputError(f"{where}: missing `{key}`", fix=f"add `{key}:` with a positive number")
         return None
     value = data[key]
+    if isinstance(value, str):  # YAML 1.1 reads `2.0e9` (no sign in the exponent) as a string
+        try:
+            value = float(value.strip().replace("_", ""))
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(f"{where}: `{key}` must be a number, got {value!r}", fix=f"write `{key}` as a plain number")
     if value < 0 or (value == 0 and not allow_zero):
@@ -91,8 +98,19 @@ def parse_profile(data: Any, source: str = "profile") -> JobProfile:
     restore = _positive(data, "restore_s", source, required=False, allow_zero=True) or 0.0
     rates = parse_rates(data.get("interruption_rates") or {}, f"{source}: interruption_rates")
     name = str(data.get("name") or Path(source).stem)
+    min_per_node = _whole(data, "min_gpus_per_node", source) or 1
+    max_nodes = _whole(data, "max_nodes", source)
     assert work is not None and memory is not None
-    return JobProfile(name, work, memory, points, interval, restore, rates)
+    return JobProfile(name, work, memory, points, interval, restore, rates, min_per_node, max_nodes)
+
+
+def _whole(data: dict[str, Any], key: str, where: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InputError(f"{where}: `{key}` must be a positive whole number, got {value!r}", fix=f"set `{key}: 1` or more")
+    return value
 
 
 def parse_rates(raw: Any, where: str) -> dict[str, float]:

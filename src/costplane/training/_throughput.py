@@ -13,8 +13,10 @@ is lower. The fit minimises *relative* error, sum_i (T_i * tau(n_i) - 1)^2, by n
 squares (scipy.optimize.nnls): convex, unique, and non-negative parameters keep T(n) finite and
 monotone in the Amdahl part. Superlinear measurements (T grows faster than n) clamp b to 0.
 
-Prediction is trusted in [min_measured / EXTRAPOLATION_FACTOR, max_measured * EXTRAPOLATION_FACTOR];
-`allowed_range` gives it and the planner never leaves it.
+Prediction is trusted in [min_measured, max_measured * EXTRAPOLATION_FACTOR]; `allowed_range` gives it
+and the planner never leaves it. Not below the smallest measured count: a cost minimiser always
+prefers fewer GPUs (efficiency falls with n), so a downward extrapolation would decide every plan
+without a deadline on the least-supported number.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from scipy.optimize import nnls
 
 from costplane.core.errors import InputError, NotFittedError
 
-# How far beyond the measured GPU counts a fitted curve may be used (x2 up, /2 down).
+# How far above the largest measured GPU count a fitted curve may be used.
 EXTRAPOLATION_FACTOR = 2.0
 # The 3-parameter communication curve needs one spare point for its leave-one-out check.
 MIN_POINTS_FOR_COMM_TERM = 4
@@ -80,7 +82,7 @@ class ScalingCurve:
 
     @property
     def allowed_range(self) -> tuple[int, int]:
-        lo = max(1, int(np.ceil(min(self.measured_gpus) / EXTRAPOLATION_FACTOR)))
+        lo = min(self.measured_gpus)
         hi = int(np.floor(max(self.measured_gpus) * EXTRAPOLATION_FACTOR))
         return lo, hi
 

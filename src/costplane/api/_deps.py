@@ -1,0 +1,111 @@
+"""`Annotated` dependencies: the store, clock and catalog of this app, the caller, and the team scope.
+
+`Viewer`, `Operator` and `Admin` authenticate the bearer token and check the role; `TeamScope`
+turns an optional `?team=` into the team the caller may see (403 when it names another team).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from costplane.api._errors import Forbidden, Unauthorized
+from costplane.api._settings import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Settings
+from costplane.api._tokens import Principal, authenticate
+from costplane.core.clock import Clock
+from costplane.core.types import Catalog
+from costplane.store import Store
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `costplane token create --name N --role viewer`")
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+_catalog_lock = threading.Lock()
+
+
+def get_catalog(request: Request) -> Catalog:
+    """Loaded once per app on first use (the bundled snapshot parses in well under a second)."""
+    state = request.app.state
+    if getattr(state, "catalog", None) is None:
+        from costplane.catalog import load_catalog
+
+        with _catalog_lock:
+            if getattr(state, "catalog", None) is None:
+                state.catalog = load_catalog(state.settings.catalog_path)
+    return state.catalog
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def current_principal(store: StoreDep,
+                      creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if creds is None or not creds.credentials:
+        raise Unauthorized("this route needs an API token", fix="send `Authorization: Bearer TOKEN`; "
+                           "create one with `costplane token create --name N --role viewer`")
+    principal = authenticate(store, creds.credentials)
+    if principal is None:
+        raise Unauthorized("the API token is unknown or revoked",
+                           fix="create a new one with `costplane token create`")
+    return principal
+
+
+def _require(role: str):
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.has_role(role):
+            raise Forbidden(f"token {principal.name!r} is a {principal.role}; this route needs {role}",
+                            fix=f"use a token with role {role} or higher")
+        return principal
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+Viewer = Annotated[Principal, Depends(_require("viewer"))]
+Operator = Annotated[Principal, Depends(_require("operator"))]
+Admin = Annotated[Principal, Depends(_require("admin"))]
+
+
+def team_scope(principal: Viewer,
+               team: Annotated[str | None, Query(max_length=128, description="Only this team (default: all you may see).")] = None,
+               ) -> str | None:
+    """The team the caller asks for and may see; None means every team (tokens without a team only)."""
+    if principal.team is None:
+        return team or None
+    if team and team != principal.team:
+        raise Forbidden(f"token {principal.name!r} is scoped to team {principal.team!r}, not {team!r}",
+                        fix=f"ask for team={principal.team} or use a token of team {team}")
+    return principal.team
+
+
+TeamScope = Annotated[str | None, Depends(team_scope)]
+
+
+class Page:
+    """`limit`/`offset` query parameters of every list route."""
+
+    def __init__(self,
+                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Rows per page.")] = DEFAULT_PAGE_LIMIT,
+                 offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip.")] = 0) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+PageDep = Annotated[Page, Depends(Page)]

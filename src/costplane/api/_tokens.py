@@ -1,0 +1,121 @@
+"""API tokens: random secrets shown once, stored only as SHA-256, with a role and an optional team scope.
+
+Roles are ordered: a viewer reads, an operator also changes budgets and plans and actuates, an admin
+also manages tokens. A token with a team sees only that team's costs, budgets, plans and decisions;
+a token without one sees every team.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from costplane.api import _audit
+from costplane.api._errors import Conflict, NotFound
+from costplane.core.errors import InputError
+from costplane.store import ApiToken, Store
+
+ROLES: tuple[str, ...] = ("viewer", "operator", "admin")  # each includes the rights of those before it
+TOKEN_PREFIX = "cp_"
+TOKEN_BYTES = 32  # 256 bits of randomness: guessing is out of reach, so a plain SHA-256 suffices (no KDF)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's name, role and team scope (None = all teams)."""
+
+    token_id: int
+    name: str
+    role: str
+    team: str | None
+
+    def has_role(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def can_see_team(self, team: str | None) -> bool:
+        return self.team is None or team == self.team
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: `secret` exists only here; the store keeps its hash."""
+
+    id: int
+    name: str
+    role: str
+    team: str | None
+    secret: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}", fix="use viewer, operator or admin")
+
+
+def create_token(store: Store, name: str, role: str, team: str | None, now_s: float, actor: str = "cli") -> IssuedToken:
+    """Issue a token and audit it; a name already used (even revoked) is a Conflict."""
+    _check_role(role)
+    name = name.strip()
+    if not name:
+        raise InputError("a token needs a name", fix="pass --name, e.g. --name ci-dashboard")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    with store.session() as s:
+        if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+            raise Conflict(f"a token named {name!r} already exists", fix="choose another name or revoke the old one")
+        row = ApiToken(name=name, token_sha256=hash_secret(secret), role=role, team=team or None,
+                       created_at_s=now_s, revoked=False)
+        s.add(row)
+        s.flush()
+        _audit.record(s, now_s, actor, "token.create", f"token:{name}", {"role": role, "team": team})
+        return IssuedToken(int(row.id), name, role, team or None, secret)
+
+
+def authenticate(store: Store, secret: str) -> Principal | None:
+    """The principal of a live token, or None. Compares hashes in constant time after the indexed lookup."""
+    digest = hash_secret(secret)
+    with store.session() as s:
+        row = s.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
+        if row is None or row.revoked or not hmac.compare_digest(row.token_sha256, digest):
+            return None
+        return Principal(int(row.id), row.name, row.role, row.team)
+
+
+def list_tokens(store: Store, limit: int, offset: int) -> tuple[list[ApiToken], int]:
+    with store.session() as s:
+        count = int(s.scalar(select(func.count()).select_from(ApiToken)) or 0)
+        rows = s.scalars(select(ApiToken).order_by(ApiToken.id).limit(limit).offset(offset)).all()
+    return list(rows), count
+
+
+def revoke_token(store: Store, token_id: int, now_s: float, actor: str) -> ApiToken:
+    with store.session() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None:
+            raise NotFound(f"no token with id {token_id}", fix="list tokens with GET /api/v1/tokens")
+        row.revoked = True
+        _audit.record(s, now_s, actor, "token.revoke", f"token:{row.name}", {"id": token_id})
+        s.flush()
+        return row
+
+
+def has_live_admin(store: Store) -> bool:
+    with store.session() as s:
+        return s.scalar(select(ApiToken.id).where(ApiToken.role == "admin", ApiToken.revoked.is_(False))) is not None
+
+
+def ensure_admin_token(store: Store, now_s: float) -> IssuedToken | None:
+    """On a fresh store, issue the first admin token (returned once); None when an admin token exists."""
+    if has_live_admin(store):
+        return None
+    with store.session() as s:
+        taken = set(s.scalars(select(ApiToken.name)).all())
+    name = next(n for n in ("admin", *(f"admin-{i}" for i in range(2, 10_000))) if n not in taken)
+    return create_token(store, name, "admin", None, now_s, actor="serve-bootstrap")

@@ -1,0 +1,49 @@
+"""Cost attribution (pure): priced assets + workload allocations -> a CostSet with idle kept separate.
+
+`allocate(assets, allocations, window)` charges each workload max(request, usage) × unit price per
+resource; what no workload claimed is idle (a CostKind, not a name suffix); unpriced nodes stay
+visible. `aggregate(set, by)` groups by team, project, workload or node; `share_idle` spreads idle
+back over allocations; `to_cents` rounds to cents keeping the sum exact.
+"""
+
+from costplane.attribute._allocate import Allocation, Asset, allocate
+from costplane.attribute._split import (
+    CPU_USD_PER_VCPU_HOUR,
+    MAX_HOST_SHARE,
+    RAM_USD_PER_GIB_HOUR,
+    UnitPrices,
+    split_node_price,
+)
+from costplane.attribute._types import (
+    GROUP_BYS,
+    MICRO_PER_USD,
+    CostKind,
+    CostRow,
+    CostSet,
+    Window,
+    aggregate,
+    apportion,
+    share_idle,
+    to_cents,
+)
+
+__all__ = [
+    "CPU_USD_PER_VCPU_HOUR",
+    "GROUP_BYS",
+    "MAX_HOST_SHARE",
+    "MICRO_PER_USD",
+    "RAM_USD_PER_GIB_HOUR",
+    "Allocation",
+    "Asset",
+    "CostKind",
+    "CostRow",
+    "CostSet",
+    "UnitPrices",
+    "Window",
+    "aggregate",
+    "allocate",
+    "apportion",
+    "share_idle",
+    "split_node_price",
+    "to_cents",
+]

@@ -1,0 +1,97 @@
+"""Observation in, Decision out: the values every autoscaling policy reads and returns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from costplane.autoscale._spec import ServiceSpec
+
+DECISION_INTERVAL_S = 15.0  # Kubernetes HPA sync period; also Ray Serve's default look-back cadence order
+
+
+def replicas_for_rate(rate_per_s: float, capacity_per_replica: float) -> int:
+    """Whole replicas that serve `rate_per_s` (a hair of float noise does not buy a replica)."""
+    if rate_per_s <= 0:
+        return 0
+    return int(math.ceil(rate_per_s / capacity_per_replica - 1e-9))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a policy may know at `now_s` (the only time it reads).
+
+    `demand` holds demand units per step, oldest first, ending with the last complete step before now;
+    the replay passes a view of its trace, the live controller a window of recent metrics.
+    """
+
+    now_s: float
+    step_s: float
+    demand: np.ndarray
+    ready_replicas: int
+    starting_replicas: int
+    queue_units: float = 0.0
+
+    @property
+    def current_replicas(self) -> int:
+        return self.ready_replicas + self.starting_replicas
+
+    def recent_rate(self, window_s: float) -> float:
+        """Mean demand units/s over the last `window_s` seconds (0 with no history)."""
+        n = max(1, int(round(window_s / self.step_s)))
+        tail = self.demand[-n:]
+        return float(tail.sum()) / (n * self.step_s) if tail.size else 0.0
+
+    def seconds_since_demand(self, horizon_s: float) -> float:
+        """Seconds since the last step with demand, capped at `horizon_s` (inf with no history)."""
+        n = max(1, int(round(horizon_s / self.step_s)))
+        tail = self.demand[-n:]
+        nz = np.flatnonzero(tail)
+        if nz.size == 0:
+            return math.inf if tail.size < n else horizon_s
+        return (tail.size - 1 - int(nz[-1])) * self.step_s
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Desired replica count plus why; `kind` is derived from the contents (Karpenter's Command.Decision)."""
+
+    current_replicas: int
+    desired_replicas: int
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "noop" if self.desired_replicas == self.current_replicas else "scale"
+
+    def with_desired(self, desired: int, reason: str) -> Decision:
+        return Decision(self.current_replicas, desired, (*self.reasons, reason))
+
+
+@dataclass(frozen=True)
+class AutoscaleConfig:
+    """A service spec plus the tunables of every built-in policy (units in the names)."""
+
+    service: ServiceSpec
+    decision_interval_s: float = DECISION_INTERVAL_S
+    target_utilisation: float = 0.7          # HPA/Knative target: 70 % of a replica's capacity
+    hpa_tolerance: float = 0.1               # HPA: no change while |metric/target - 1| <= 10 %
+    hpa_metric_window_s: float = 30.0
+    hpa_downscale_window_s: float = 300.0    # HPA scale-down stabilisation window
+    knative_stable_window_s: float = 60.0
+    knative_panic_window_s: float = 6.0
+    knative_panic_threshold: float = 2.0     # 200 %
+    predictive_quantile: float = 0.995
+    predictive_headroom: float = 0.05
+    predictive_lookback_s: float = 600.0
+    hybrid_quantile: float = 0.98
+    hybrid_headroom: float = 0.0
+    season_s: float = 86_400.0
+    static_replicas: int | None = None       # static-peak: set from the trace by the replay
+    scale_to_zero_delay_s: float = 60.0
+    upscale_delay_s: float = 0.0
+    downscale_delay_s: float = 0.0
+    forecaster: Any = field(default=None, compare=False)  # Forecaster factory; None = the fast built-in one

@@ -1,0 +1,123 @@
+"""Demand forecasters for the predictive policy, on statsforecast's `fit(y)` / `predict(h, level)` protocol.
+
+The built-in `RecentQuantileForecaster` is the fast default (a few microseconds per call, so a one-week
+replay at 1 s stays in seconds). It forecasts the *service-window rate*: the mean rate over the
+`window_steps` a queue lets demand wait (1 step with no queue), because that, not the per-second
+count, is what capacity must cover. Its quantile at p is the empirical p-quantile of that rate over
+the recent `lookback_steps`, lifted by the recent level shift (last minute vs. the lookback mean), and,
+when a full season of history exists, never below the same window one season ago rescaled to
+today's level. `PackageForecaster` wraps any `costplane.forecast` model (ETS, ...) on per-minute means
+when that package is installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+class Forecaster(Protocol):
+    def fit(self, y: np.ndarray) -> Forecaster: ...
+
+    def predict(self, h: int, level: tuple[float, ...] = ()) -> QuantileForecast: ...
+
+
+@dataclass(frozen=True)
+class QuantileForecast:
+    """Flat h-step forecast of the service-window rate: `mean` and empirical quantiles."""
+
+    mean: np.ndarray
+    probs: np.ndarray
+    values: np.ndarray
+
+    def quantile(self, p: float) -> np.ndarray:
+        return np.full(self.mean.shape, float(np.interp(p, self.probs, self.values)))
+
+
+def window_rates(y: np.ndarray, window_steps: int) -> np.ndarray:
+    """Trailing means of `y` over `window_steps` (vectorised cumulative sums)."""
+    if window_steps <= 1 or y.size < window_steps:
+        return y.astype("float64", copy=False)
+    c = np.cumsum(y, dtype="float64")
+    out = c[window_steps - 1:].copy()
+    out[1:] -= c[:-window_steps]
+    return out / window_steps
+
+
+class RecentQuantileForecaster:
+    alias = "recent-quantile"
+
+    def __init__(self, window_steps: int = 1, lookback_steps: int = 600, level_steps: int = 60,
+                 season_steps: int | None = None) -> None:
+        self.window_steps = max(1, int(window_steps))
+        self.lookback_steps = max(self.window_steps, int(lookback_steps))
+        self.level_steps = max(1, int(level_steps))
+        self.season_steps = season_steps
+        self._y: np.ndarray | None = None
+
+    def fit(self, y: np.ndarray) -> RecentQuantileForecaster:
+        self._y = np.asarray(y, dtype="float64")
+        return self
+
+    def predict(self, h: int, level: tuple[float, ...] = (99,)) -> QuantileForecast:
+        from costplane.core.errors import NotFittedError
+
+        if self._y is None:
+            raise NotFittedError("the forecaster was asked to predict before fit", fix="call fit(y) first")
+        y = self._y
+        probs = np.array(sorted({0.5, *(0.5 + lv / 200 for lv in level)}))
+        if y.size == 0:
+            zeros = np.zeros(h)
+            return QuantileForecast(zeros, probs, np.zeros(probs.size))
+        tail = y[-(self.lookback_steps + self.window_steps - 1):]
+        rates = window_rates(tail, self.window_steps)
+        values = np.quantile(rates, probs)
+        recent = float(y[-self.level_steps:].mean())
+        shift = max(0.0, recent - float(tail.mean()))  # demand rising: lift the whole distribution
+        values = values + shift
+        s = self.season_steps
+        if s and y.size >= s + self.lookback_steps:
+            then = y[y.size - s: y.size - s + h + self.window_steps]
+            past_level = float(y[y.size - s - self.lookback_steps: y.size - s].mean())
+            if then.size >= self.window_steps and past_level > 0:
+                seasonal = np.quantile(window_rates(then, self.window_steps), probs) * (float(tail.mean()) / past_level)
+                values = np.maximum(values, seasonal)
+        return QuantileForecast(np.full(h, max(recent, float(tail.mean()))), probs, values)
+
+
+class PackageForecaster:
+    """A `costplane.forecast` model (e.g. "ets") on per-minute means, times the recent burst factor."""
+
+    def __init__(self, model: str = "ets", window_steps: int = 1, lookback_steps: int = 600,
+                 agg_steps: int = 60, season: int | None = None) -> None:
+        from costplane.forecast import get_model  # noqa: F401  (fails early when the package is absent)
+
+        self.model, self.agg_steps, self.season = model, max(1, agg_steps), season
+        self.recent = RecentQuantileForecaster(window_steps, lookback_steps)
+        self._y: np.ndarray | None = None
+
+    def fit(self, y: np.ndarray) -> PackageForecaster:
+        self._y = np.asarray(y, dtype="float64")
+        self.recent.fit(self._y)
+        return self
+
+    def predict(self, h: int, level: tuple[float, ...] = (99,)) -> QuantileForecast:
+        from costplane.forecast import get_model
+
+        base = self.recent.predict(h, level)
+        y = self._y if self._y is not None else np.zeros(0)
+        n = y.size // self.agg_steps
+        if n < 6:
+            return base
+        minutes = y[y.size - n * self.agg_steps:].reshape(n, self.agg_steps).mean(axis=1)
+        kwargs = {"season": self.season} if self.season else {}
+        fc = get_model(self.model, **kwargs).fit(minutes).predict(max(1, -(-h // self.agg_steps)))
+        level_now = max(float(minutes[-3:].mean()), 1e-9)
+        ratio = max(1.0, float(np.max(fc.mean)) / level_now)
+        return QuantileForecast(base.mean * ratio, base.probs, base.values * ratio)
+
+
+def default_forecaster(window_steps: int, lookback_steps: int, season_steps: int | None) -> Forecaster:
+    return RecentQuantileForecaster(window_steps, lookback_steps, season_steps=season_steps)

@@ -1,0 +1,97 @@
+"""`auto`: per series, the candidate model with the lowest error in a rolling-origin backtest on its own history.
+
+The internal backtest forecasts the last `windows` non-overlapping horizons of the training history from the
+data before each (the same definition as the public backtest, so selection never sees the future) and keeps
+the candidate with the lowest mean absolute error; ties go to the earlier candidate (ets, seasonal-naive,
+linear). A history too short for the internal backtest gets ETS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from costplane.forecast._ets import ETS
+from costplane.forecast._linear import Linear
+from costplane.forecast._naive import SeasonalNaive
+from costplane.forecast._types import Forecaster
+
+INTERNAL_WINDOWS = 2
+MIN_TRAIN_POINTS = 8
+DEFAULT_NONSEASONAL_HORIZON = 12
+
+
+@dataclass(frozen=True)
+class AutoState:
+    chosen: str
+    inner: Any
+    mae: dict[str, float] = field(default_factory=dict)
+
+
+class Auto(Forecaster):
+    """Chooses seasonal-naive, ets or linear per series by an internal rolling-origin backtest."""
+
+    alias = "auto"
+
+    def __init__(self, season: int = 1, season2: int | None = None, horizon: int | None = None,
+                 windows: int = INTERNAL_WINDOWS) -> None:
+        super().__init__(season)
+        self.season2 = season2
+        self.horizon = int(horizon) if horizon else None
+        self.windows = int(windows)
+
+    def params(self) -> dict:
+        return {"season": self.season, "season2": self.season2, "horizon": self.horizon, "windows": self.windows}
+
+    def candidates(self) -> list[Forecaster]:
+        return [ETS(self.season), SeasonalNaive(self.season), Linear(self.season, self.season2)]
+
+    def _internal_horizon(self, n: int) -> int:
+        h = self.horizon or (self.season if self.season > 1 else DEFAULT_NONSEASONAL_HORIZON)
+        return min(h, (n - MIN_TRAIN_POINTS) // self.windows)
+
+    def _fit_batch(self, ys: Sequence[np.ndarray]) -> list[AutoState]:
+        cands = self.candidates()
+        names = [c.alias for c in cands]
+        chosen = ["ets"] * len(ys)
+        maes: list[dict[str, float]] = [{} for _ in ys]
+        by_h: dict[int, list[int]] = {}
+        for i, y in enumerate(ys):
+            h = self._internal_horizon(y.size)
+            if h >= 1:
+                by_h.setdefault(h, []).append(i)
+        for h, idx in by_h.items():
+            err = np.zeros((len(idx), len(cands)))
+            for w in range(self.windows):
+                back = (self.windows - w) * h
+                trains = [ys[i][: ys[i].size - back] for i in idx]
+                actual = np.stack([ys[i][ys[i].size - back: ys[i].size - back + h] for i in idx])
+                nonneg = np.array([bool((ys[i] >= 0).all()) for i in idx])
+                for c, cand in enumerate(cands):
+                    states = cand._fit_batch(trains)
+                    pred = np.stack([cand._predict_state(s, h)[0] for s in states])
+                    pred = np.where(nonneg[:, None], np.maximum(pred, 0.0), pred)
+                    err[:, c] += np.abs(actual - pred).mean(axis=1) / self.windows
+            best = np.argmin(err, axis=1)
+            for row, i in enumerate(idx):
+                chosen[i] = names[int(best[row])]
+                maes[i] = {names[c]: float(err[row, c]) for c in range(len(cands))}
+        states: list[AutoState | None] = [None] * len(ys)
+        for cand in cands:
+            idx = [i for i, name in enumerate(chosen) if name == cand.alias]
+            if idx:
+                for i, st in zip(idx, cand._fit_batch([ys[i] for i in idx])):
+                    states[i] = AutoState(cand.alias, st, maes[i])
+        return states  # type: ignore[return-value]
+
+    def _inner(self, alias: str) -> Forecaster:
+        return next(c for c in self.candidates() if c.alias == alias)
+
+    def _predict_state(self, state: AutoState, h: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._inner(state.chosen)._predict_state(state.inner, h)
+
+    def _state_model(self, state: AutoState) -> str:
+        return self._inner(state.chosen)._state_model(state.inner)

@@ -1,0 +1,112 @@
+"""Linear regression on a trend and Fourier seasonal terms: the seeds' linear-regression baseline.
+
+    y_t = c + d·t + Σ_{k≤K} (a_k sin(2πkt/S) + b_k cos(2πkt/S)) [+ the same for a second season S2] + ε_t
+
+K = min(⌊S/2⌋, 10) harmonics (⌊S/2⌋ harmonics span exactly the S seasonal dummies). A second, longer season
+(weekly on top of daily) is added only when the history holds two of it. Ordinary least squares; the
+prediction standard deviation is σ·sqrt(1 + x₀ᵀ(XᵀX)⁻¹x₀), the textbook OLS prediction interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from costplane.forecast._types import Forecaster
+
+MAX_HARMONICS = 10
+
+
+@dataclass(frozen=True)
+class LinearState:
+    coef: np.ndarray
+    xtx_inv: np.ndarray
+    seasons: tuple[int, ...]
+    n: int
+    sigma: float
+
+
+def _harmonics(season: int) -> int:
+    return min(season // 2, MAX_HARMONICS) if season > 1 else 0
+
+
+def design(t: np.ndarray, seasons: Sequence[int]) -> np.ndarray:
+    cols = [np.ones_like(t), t]
+    for s in seasons:
+        for k in range(1, _harmonics(s) + 1):
+            angle = 2 * np.pi * k * t / s
+            if 2 * k != s:  # sin(πt) is identically zero on integers
+                cols.append(np.sin(angle))
+            cols.append(np.cos(angle))
+    return np.column_stack(cols)
+
+
+def _usable_seasons(n: int, season: int, season2: int | None) -> tuple[int, ...]:
+    out = []
+    for s in (season, season2):
+        if s and s > 1 and n >= 2 * s:
+            out.append(int(s))
+    # Regression needs more rows than columns; keep the seasons that fit.
+    while out and n <= 2 + 2 * sum(_harmonics(s) for s in out) + 2:
+        out.pop()
+    return tuple(out)
+
+
+def fit_linear_batch(ys: Sequence[np.ndarray], season: int, season2: int | None = None) -> list[LinearState]:
+    """OLS for many series; series of equal length and seasons share one pseudo-inverse."""
+    out: list[LinearState | None] = [None] * len(ys)
+    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for i, y in enumerate(ys):
+        groups.setdefault((y.size, _usable_seasons(y.size, season, season2)), []).append(i)
+    for (n, seasons), idx in groups.items():
+        if n == 1:
+            for i in idx:
+                out[i] = LinearState(np.array([ys[i][0], 0.0]), np.zeros((2, 2)), (), 1, 0.0)
+            continue
+        # t is scaled to [0, 1) so XᵀX stays well conditioned for long histories.
+        X = design(np.arange(n, dtype=float) / n, ()) if not seasons else _design_scaled(n, seasons)
+        pinv = np.linalg.pinv(X)
+        xtx_inv = pinv @ pinv.T
+        Y = np.stack([ys[i] for i in idx], axis=1)  # (n, B)
+        coef = pinv @ Y
+        resid = Y - X @ coef
+        dof = max(n - np.linalg.matrix_rank(X), 1)
+        sigma = np.sqrt((resid * resid).sum(axis=0) / dof)
+        for col, i in enumerate(idx):
+            out[i] = LinearState(coef[:, col].copy(), xtx_inv, seasons, n, float(sigma[col]))
+    return out  # type: ignore[return-value]
+
+
+def _design_scaled(n: int, seasons: tuple[int, ...], start: int = 0, count: int | None = None) -> np.ndarray:
+    t = np.arange(start, start + (n if count is None else count), dtype=float)
+    X = design(t, seasons)
+    X[:, 1] = t / n
+    return X
+
+
+def linear_predict(state: LinearState, h: int) -> tuple[np.ndarray, np.ndarray]:
+    X0 = _design_scaled(state.n, state.seasons, start=state.n, count=h)
+    mean = X0 @ state.coef
+    lever = np.einsum("ij,jk,ik->i", X0, state.xtx_inv, X0)
+    return mean, state.sigma * np.sqrt(1.0 + lever)
+
+
+class Linear(Forecaster):
+    """OLS on trend + Fourier terms of the season (and of a second, longer season when given)."""
+
+    alias = "linear"
+
+    def __init__(self, season: int = 1, season2: int | None = None) -> None:
+        super().__init__(season)
+        self.season2 = int(season2) if season2 and season2 > 1 else None
+
+    def params(self) -> dict:
+        return {"season": self.season, "season2": self.season2}
+
+    def _fit_batch(self, ys: Sequence[np.ndarray]) -> list[LinearState]:
+        return fit_linear_batch(ys, self.season, self.season2)
+
+    def _predict_state(self, state: LinearState, h: int) -> tuple[np.ndarray, np.ndarray]:
+        return linear_predict(state, h)

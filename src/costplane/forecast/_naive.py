@@ -1,0 +1,56 @@
+"""Seasonal naive: tomorrow's value at this time of day is today's; the baseline every MASE is scaled by.
+
+    ŷ_{n+j} = y_{n+j-S·(⌊(j-1)/S⌋+1)}      σ_j = σ · sqrt(⌊(j-1)/S⌋ + 1)
+
+σ is the RMS of the in-sample seasonal differences y_t - y_{t-S} (Hyndman & Athanasopoulos, fpp3 §5.5).
+A history shorter than S+1 falls back to S = 1 (naive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from costplane.forecast._types import Forecaster
+
+
+@dataclass(frozen=True)
+class NaiveState:
+    last: np.ndarray  # the last S observations, oldest first
+    sigma: float
+    season: int
+
+
+def seasonal_naive_fit(y: np.ndarray, season: int) -> NaiveState:
+    s = season if y.size > season else 1
+    diffs = y[s:] - y[:-s]
+    sigma = float(np.sqrt(np.mean(diffs * diffs))) if diffs.size else 0.0
+    return NaiveState(y[-s:].copy(), sigma, s)
+
+
+def seasonal_naive_predict(state: NaiveState, h: int) -> tuple[np.ndarray, np.ndarray]:
+    j = np.arange(h)
+    mean = state.last[j % state.season]
+    sd = state.sigma * np.sqrt(j // state.season + 1.0)
+    return mean, sd
+
+
+def seasonal_naive_mae(y: np.ndarray, season: int) -> float:
+    """In-sample MAE of the seasonal naive forecast: the MASE denominator (NaN when too short)."""
+    if y.size <= season:
+        return float("nan")
+    return float(np.mean(np.abs(y[season:] - y[:-season])))
+
+
+class SeasonalNaive(Forecaster):
+    """ŷ = the value one season ago (season 1 = the last value)."""
+
+    alias = "seasonal-naive"
+
+    def _fit_batch(self, ys: Sequence[np.ndarray]) -> list[NaiveState]:
+        return [seasonal_naive_fit(y, self.season) for y in ys]
+
+    def _predict_state(self, state: NaiveState, h: int) -> tuple[np.ndarray, np.ndarray]:
+        return seasonal_naive_predict(state, h)

@@ -1,0 +1,405 @@
+"""Job scheduling policies: one signature `decide(obs, state, cfg) -> (Decision, state)`, no clock, no I/O.
+
+Every policy orders the queue by priority class first (higher first), then by its own key:
+- `fifo`: submit time, head-of-line blocking with EASY backfill: a later job may jump the blocked
+  head only when, by the estimated ends of running jobs, it cannot delay the head's reserved start
+  (it ends before the head's shadow time, or it uses GPUs the head's reservation leaves free).
+- `sjf`: shortest estimated duration first, greedy (a blocked job is skipped, not waited for).
+- `las`: Tiresias-style discretised least-attained-service: queue level = how many thresholds of
+  attained GPU-seconds a job has passed (`LAS_THRESHOLDS_GPU_S`); lower level first, FIFO within a
+  level. No duration knowledge. A queued job may preempt checkpointable running jobs of a higher
+  level; the policy asks to be woken when a running job crosses its next threshold.
+- `cost-aware`: earliest deadline (then shortest) first, greedy on ready capacity; a job that does
+  not fit on ready or provisioning capacity buys the node with the lowest expected cost that still
+  meets its deadline (on-demand, or spot with interruption risk priced in, any cloud/region the
+  offer list holds); idle elastic nodes are released after `idle_grace_s`.
+
+All policies may preempt running jobs of a lower priority class for a blocked job (`cfg.preempt`),
+and enforce team quotas: a team may hold up to `max_gpus`; a team below its `guaranteed_gpus` may
+preempt jobs of teams running above their guarantee (borrowed GPUs).
+
+Expected spot run time (memoryless interruptions at rate λ per second, job length T):
+- restart from scratch (not checkpointable): E[T_spot] = (exp(λT) − 1) / λ
+- checkpointable every C s, restore R s:      E[T_spot] ≈ T · (1 + λ (C/2 + R))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from costplane.schedule._ledger import Ledger
+from costplane.schedule._model import Decision, Job, NodeOffer, NodeView, QueuedJob, RunningJob, TeamQuota
+
+LAS_THRESHOLDS_GPU_S: tuple[float, ...] = (3_600.0, 36_000.0, 360_000.0)  # 1, 10, 100 GPU-hours
+SCAN_DEPTH = 256          # queued jobs looked at per pass, like Slurm's bf_max_job_test
+IDLE_GRACE_S = 900.0      # an idle elastic node is kept this long for the next job before release
+PROVISION_S = 120.0       # boot time of a bought node (paid, not usable)
+SPOT_INTERRUPTIONS_PER_HOUR = 0.05
+SPOT_DEADLINE_MARGIN = 1.5  # spot only when 1.5 × its expected run time still meets the deadline
+CHECKPOINT_INTERVAL_S = 1_800.0
+RESTORE_S = 120.0
+
+
+@dataclass(frozen=True)
+class SchedConfig:
+    backfill: bool = True
+    preempt: bool = True
+    scan_depth: int = SCAN_DEPTH
+    idle_grace_s: float = IDLE_GRACE_S
+    provision_s: float = PROVISION_S
+    spot_interruptions_per_hour: float = SPOT_INTERRUPTIONS_PER_HOUR
+    checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S
+    restore_s: float = RESTORE_S
+    allow_spot: bool = True
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Queue and cluster at `now_s`. `ledger` is the ready capacity: policies copy it, never mutate it.
+
+    `version` changes whenever capacity changes other than by this policy's own starts (a job ends,
+    is preempted, a node comes or goes), so a policy may cache work keyed on it.
+    """
+
+    now_s: float
+    queue: tuple[QueuedJob, ...]              # submit order
+    running: tuple[RunningJob, ...]
+    ledger: Ledger
+    gpu_idx: Mapping[str, np.ndarray]         # running job id -> GPUs it holds
+    nodes: tuple[NodeView, ...] = ()
+    offers: tuple[NodeOffer, ...] = ()        # empty: fixed cluster, nothing to buy
+    quotas: Mapping[str, TeamQuota] = field(default_factory=dict)
+    team_usage: Mapping[str, float] = field(default_factory=dict)
+    version: int = 0
+
+
+Policy = Callable[[Observation, Any, SchedConfig], tuple[Decision, Any]]
+
+
+# --- shared pieces ----------------------------------------------------------------------------
+def by_priority(queue: tuple[QueuedJob, ...]) -> list[QueuedJob]:
+    """Stable partition by priority class, highest first (O(n), keeps submit order inside a class)."""
+    levels = sorted({q.job.priority for q in queue}, reverse=True)
+    if len(levels) <= 1:
+        return list(queue)
+    return [q for p in levels for q in queue if q.job.priority == p]
+
+
+def _quota_ok(job: Job, usage: dict[str, float], quotas: Mapping[str, TeamQuota]) -> bool:
+    quota = quotas.get(job.team)
+    return quota is None or usage.get(job.team, 0.0) + job.gpu_units <= quota.max_gpus + 1e-9
+
+
+def _borrowing(team: str, usage: Mapping[str, float], quotas: Mapping[str, TeamQuota]) -> bool:
+    quota = quotas.get(team)
+    return quota is not None and usage.get(team, 0.0) > quota.guaranteed_gpus + 1e-9
+
+
+def _est_end(r: RunningJob, now_s: float) -> float:
+    return max(r.start_s + max(r.job.est_s - r.attained_s, 0.0), now_s)
+
+
+class _Pass:
+    """One scheduling pass on a scratch ledger: tentative starts and preemptions, applied in order."""
+
+    def __init__(self, obs: Observation, cfg: SchedConfig) -> None:
+        self.obs = obs
+        self.cfg = cfg
+        self.ledger = obs.ledger.copy()
+        self.usage = dict(obs.team_usage)
+        self.starts: list[str] = []
+        self.preempts: list[str] = []
+        self.preempted: set[str] = set()
+        self.failed: dict[tuple, int] = {}  # shape -> smallest need that failed since the last change
+        self.reasons: list[str] = []
+
+    def _shape(self, job: Job) -> tuple:
+        return (job.allowed_gpus, job.min_gpu_memory_gib, job.whole_gpus > 0)
+
+    def known_to_fail(self, job: Job) -> bool:
+        need = job.whole_gpus or job.milli
+        smallest = self.failed.get(self._shape(job))
+        return smallest is not None and need >= smallest
+
+    def try_start(self, job: Job) -> bool:
+        if not _quota_ok(job, self.usage, self.obs.quotas) or self.known_to_fail(job):
+            return False
+        idx = self.ledger.place(job)
+        if idx is None:
+            shape = self._shape(job)
+            need = job.whole_gpus or job.milli
+            self.failed[shape] = min(need, self.failed.get(shape, need))
+            return False
+        self._started(job)
+        return True
+
+    def _started(self, job: Job) -> None:
+        self.starts.append(job.id)
+        self.usage[job.team] = self.usage.get(job.team, 0.0) + job.gpu_units
+
+    def try_preempt_for(self, job: Job, may_evict: Callable[[RunningJob], bool],
+                        victim_order: Callable[[RunningJob], Any]) -> bool:
+        """Evict running jobs (in `victim_order`) until `job` fits; commit only if it then fits."""
+        if not _quota_ok(job, self.usage, self.obs.quotas):
+            return False
+        allowed = set(self.ledger.allowed_models(job))
+        candidates = [r for r in self.obs.running
+                      if r.job.id not in self.preempted and may_evict(r)
+                      and allowed.intersection(self.ledger.gpu_model[self.obs.gpu_idx[r.job.id]].tolist())]
+        if not candidates:
+            return False
+        candidates.sort(key=victim_order)
+        scratch = self.ledger.copy()
+        chosen: list[RunningJob] = []
+        for r in candidates:
+            scratch.give(self.obs.gpu_idx[r.job.id], r.job.milli)
+            chosen.append(r)
+            if scratch.find(job) is not None:
+                break
+        else:
+            return False
+        for r in chosen:
+            self.ledger.give(self.obs.gpu_idx[r.job.id], r.job.milli)
+            self.preempts.append(r.job.id)
+            self.preempted.add(r.job.id)
+            self.usage[r.job.team] = self.usage.get(r.job.team, 0.0) - r.job.gpu_units
+            self.reasons.append(f"preempt {r.job.id} for {job.id}")
+        self.failed.clear()
+        placed = self.ledger.place(job)
+        assert placed is not None
+        self._started(job)
+        return True
+
+    def preempt_lower_priority(self, job: Job) -> bool:
+        if not self.cfg.preempt:
+            return False
+        under_guarantee = (job.team in self.obs.quotas
+                           and self.usage.get(job.team, 0.0) + job.gpu_units
+                           <= self.obs.quotas[job.team].guaranteed_gpus + 1e-9)
+
+        def may_evict(r: RunningJob) -> bool:
+            if r.job.priority < job.priority:
+                return True
+            return under_guarantee and r.job.team != job.team and _borrowing(r.job.team, self.usage, self.obs.quotas)
+
+        # lowest class first, then the most recently started (least work lost)
+        return self.try_preempt_for(job, may_evict, lambda r: (r.job.priority, -r.start_s))
+
+    def decision(self, **extra: Any) -> Decision:
+        return Decision(start=tuple(self.starts), preempt=tuple(self.preempts), reasons=tuple(self.reasons), **extra)
+
+
+def _greedy(obs: Observation, cfg: SchedConfig, ordered: list[QueuedJob]) -> _Pass:
+    """Start every job that fits, in order; a blocked job may preempt lower classes, else is skipped."""
+    p = _Pass(obs, cfg)
+    min_running_priority = min((r.job.priority for r in obs.running), default=None)
+    for q in ordered[: cfg.scan_depth]:
+        if p.try_start(q.job):
+            continue
+        if min_running_priority is not None and (q.job.priority > min_running_priority or obs.quotas):
+            p.preempt_lower_priority(q.job)
+    return p
+
+
+# --- fifo with EASY backfill ------------------------------------------------------------------
+def _shadow(obs: Observation, ledger: Ledger, head: Job, preempted: set[str]) -> tuple[float, Ledger]:
+    """Earliest estimated time the head fits if running jobs end at their estimates; the ledger then,
+    with the head's GPUs reserved. inf when it never fits on this cluster."""
+    ends = sorted((_est_end(r, obs.now_s), r.job.id, r.job.milli) for r in obs.running if r.job.id not in preempted)
+    scratch = ledger.copy()
+    for end_s, jid, milli in ends:
+        scratch.give(obs.gpu_idx[jid], milli)
+        if scratch.find(head) is not None:
+            scratch.place(head)
+            return end_s, scratch
+    return math.inf, scratch
+
+
+def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
+    state = dict(state or {})
+    p = _Pass(obs, cfg)
+    ordered = by_priority(obs.queue)
+    head: Job | None = None
+    shadow_s = math.inf
+    shadow_ledger: Ledger | None = None
+    for q in ordered[: cfg.scan_depth]:
+        job = q.job
+        if head is None:
+            if p.try_start(job):
+                continue
+            if p.preempt_lower_priority(job):
+                continue
+            if not _quota_ok(job, p.usage, obs.quotas):
+                continue  # over its team's limit: waits without blocking other teams
+            head = job
+            if not cfg.backfill:
+                break
+            cached = state.get("shadow")
+            if cached and cached[0] == obs.version and cached[1] == head.id:
+                shadow_s, shadow_ledger = cached[2], cached[3]
+            else:
+                shadow_s, shadow_ledger = _shadow(obs, p.ledger, head, p.preempted)
+                state["shadow"] = (obs.version, head.id, shadow_s, shadow_ledger)
+            continue
+        # backfill candidate: must fit now and not touch the head's reservation
+        if not _quota_ok(job, p.usage, obs.quotas) or p.known_to_fail(job):
+            continue
+        idx = p.ledger.find(job)
+        if idx is None:
+            p.try_start(job)  # records the failed shape
+            continue
+        ends_before_shadow = obs.now_s + job.est_s <= shadow_s
+        assert shadow_ledger is not None
+        if not ends_before_shadow:
+            if not bool(np.all(shadow_ledger.free[idx] >= job.milli)):
+                continue
+            shadow_ledger.take(idx, job.milli)
+        p.ledger.take(idx, job.milli)
+        p._started(job)
+        p.reasons.append(f"backfill {job.id} ahead of {head.id}")
+    return p.decision(), state
+
+
+def sjf(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
+    ordered = sorted(obs.queue, key=lambda q: (-q.job.priority, q.job.est_s, q.job.submit_s))
+    return _greedy(obs, cfg, ordered).decision(), state
+
+
+# --- Tiresias-style LAS -----------------------------------------------------------------------
+def las_level(attained_gpu_s: float, thresholds: tuple[float, ...] = LAS_THRESHOLDS_GPU_S) -> int:
+    return sum(attained_gpu_s >= t for t in thresholds)
+
+
+def las(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
+    def attained_running(r: RunningJob) -> float:
+        return (r.attained_s + obs.now_s - r.start_s) * r.job.gpu_units
+
+    ordered = sorted(obs.queue, key=lambda q: (-q.job.priority, las_level(q.attained_s * q.job.gpu_units),
+                                               q.job.submit_s))
+    p = _Pass(obs, cfg)
+    levels = {r.job.id: las_level(attained_running(r)) for r in obs.running}
+    for q in ordered[: cfg.scan_depth]:
+        job = q.job
+        if p.try_start(job):
+            continue
+        if p.preempt_lower_priority(job):
+            continue
+        if cfg.preempt:
+            mine = las_level(q.attained_s * job.gpu_units)
+            p.try_preempt_for(
+                job,
+                lambda r, mine=mine: (r.job.checkpointable and r.job.priority <= job.priority
+                                      and levels[r.job.id] > mine),
+                lambda r: (-levels[r.job.id], -r.start_s),
+            )
+    # wake when the next running job crosses a threshold (it may then yield to a queued job)
+    wake = math.inf
+    for r in obs.running:
+        level = levels[r.job.id]
+        if level < len(LAS_THRESHOLDS_GPU_S) and r.job.gpu_units > 0:
+            cross = r.start_s + LAS_THRESHOLDS_GPU_S[level] / r.job.gpu_units - r.attained_s
+            if cross > obs.now_s:
+                wake = min(wake, cross)
+    return p.decision(wake_at_s=wake if obs.queue and wake < math.inf else None), state
+
+
+# --- cost-aware elastic -----------------------------------------------------------------------
+def expected_spot_s(job: Job, cfg: SchedConfig) -> float:
+    lam = cfg.spot_interruptions_per_hour / 3600.0
+    t = job.est_s
+    if lam <= 0:
+        return t
+    if job.checkpointable:
+        return t * (1.0 + lam * (cfg.checkpoint_interval_s / 2.0 + cfg.restore_s))
+    return math.expm1(min(lam * t, 50.0)) / lam
+
+
+def choose_offer(job: Job, offers: tuple[NodeOffer, ...], now_s: float, cfg: SchedConfig,
+                 allowed: Callable[[NodeOffer], bool]) -> tuple[NodeOffer | None, str]:
+    """The node with the lowest expected cost for this job that still meets its deadline."""
+    best: tuple[float, NodeOffer] | None = None
+    need = max(job.whole_gpus, 1)
+    for o in offers:
+        if o.gpus < need or not allowed(o):
+            continue
+        if o.spot and not cfg.allow_spot:
+            continue
+        run_s = expected_spot_s(job, cfg) if o.spot else job.est_s
+        finish_s = now_s + cfg.provision_s + run_s * (SPOT_DEADLINE_MARGIN if o.spot else 1.0)
+        if job.deadline_s is not None and finish_s > job.deadline_s and o.spot:
+            continue
+        cost = o.hourly_usd * (run_s + cfg.provision_s) / 3600.0
+        if best is None or cost < best[0]:
+            best = (cost, o)
+    if best is None:
+        return None, f"no offer can hold {job.id}"
+    o = best[1]
+    return o, (f"buy {o.gpus}×{o.gpu} {'spot' if o.spot else 'on-demand'} {o.cloud}/{o.region} "
+               f"for {job.id} (expected ${best[0]:.2f})")
+
+
+def cost_aware(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
+    def key(q: QueuedJob) -> tuple:
+        slack = (q.job.deadline_s - obs.now_s - q.job.est_s) if q.job.deadline_s is not None else math.inf
+        return (-q.job.priority, slack, q.job.est_s, q.job.submit_s)
+
+    ordered = sorted(obs.queue, key=key)
+    p = _Pass(obs, cfg)
+    blocked: list[Job] = []
+    for q in ordered[: cfg.scan_depth]:
+        if not p.try_start(q.job):
+            blocked.append(q.job)
+    buys: list[NodeOffer] = []
+    if obs.offers and blocked:
+        # capacity still provisioning counts: plan blocked jobs onto it before buying more
+        future = p.ledger.copy()
+        for n in obs.nodes:
+            if n.ready_s > obs.now_s:
+                future.add_node(-n.id - 1, n.gpu, n.gpus)
+        for job in blocked:
+            if not _quota_ok(job, p.usage, obs.quotas):
+                continue
+            if future.place(job) is not None:
+                continue
+            models = job.allowed_gpus
+
+            def allowed(o: NodeOffer, job: Job = job, models: tuple[str, ...] = models) -> bool:
+                return (not models or o.gpu in models) and o.gpu_memory_gib >= job.min_gpu_memory_gib
+
+            offer, why = choose_offer(job, obs.offers, obs.now_s, cfg, allowed)
+            if offer is None:
+                continue
+            buys.append(offer)
+            p.reasons.append(why)
+            future.add_node(-10_000_000 - len(buys), offer.gpu, offer.gpus)
+            future.place(job)
+    elif blocked and cfg.preempt:
+        for job in blocked:
+            p.preempt_lower_priority(job)
+    release: list[int] = []
+    wake = math.inf
+    for n in obs.nodes:
+        if not n.elastic or n.idle_since_s is None or n.ready_s > obs.now_s:
+            continue
+        due = n.idle_since_s + cfg.idle_grace_s
+        if due <= obs.now_s and not buys:
+            release.append(n.id)
+            p.reasons.append(f"release idle node {n.id} ({n.gpus}×{n.gpu})")
+        else:
+            wake = min(wake, max(due, obs.now_s + 1.0))
+    return p.decision(buy=tuple(buys), release=tuple(release),
+                      wake_at_s=wake if wake < math.inf else None), state
+
+
+POLICIES: dict[str, Policy] = {
+    "fifo": fifo,
+    "sjf": sjf,
+    "las": las,
+    "cost-aware": cost_aware,
+}
+ELASTIC_POLICIES = frozenset({"cost-aware"})

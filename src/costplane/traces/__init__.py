@@ -1,0 +1,22 @@
+"""Traces: the canonical DemandSeries (regular steps, demand units per step) and loaders for the formats we know.
+
+Formats (detected by the header / first line, never by file name):
+- Azure LLM inference CSV: `TIMESTAMP,ContextTokens,GeneratedTokens` (wall clock, 100 ns digits).
+- Mooncake JSONL: `{"timestamp": ms, "input_length": n, "output_length": n, ...}` per line.
+- The project's request CSV: `timestamp,[service,]input_tokens,output_tokens` (timestamp s or ISO 8601).
+- A demand series CSV: `timestamp,count` (count = demand units from that row to the next).
+Request traces are binned into requests per step (or tokens with `unit="tokens"`).
+"""
+
+from costplane.traces._loaders import detect_format, load_trace, read_requests
+from costplane.traces._series import DEFAULT_STEP_S, DemandSeries, bin_arrivals, series_from_intervals
+
+__all__ = [
+    "DEFAULT_STEP_S",
+    "DemandSeries",
+    "bin_arrivals",
+    "detect_format",
+    "load_trace",
+    "read_requests",
+    "series_from_intervals",
+]

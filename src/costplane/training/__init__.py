@@ -1,0 +1,38 @@
+"""Training cost: throughput scaling curves, the expected-cost plan under spot interruptions, budgeted HPO.
+
+Pure decision logic (no I/O, no clock reads) except `_hpo`, which runs real scikit-learn training and
+measures its CPU time as the stand-in for GPU time.
+"""
+
+from costplane.training._plan import PlanOption, TrainingPlan, enumerate_options, pareto_frontier, plan_training
+from costplane.training._profile import JobProfile, ThroughputPoint, parse_duration_s, parse_profile, parse_rates, read_profile
+from costplane.training._spot import (
+    DEFAULT_INTERRUPTIONS_PER_HOUR,
+    FALLBACK_INTERRUPTIONS_PER_HOUR,
+    expected_wall_s,
+    interruptions_per_hour,
+    simulate_wall_s,
+)
+from costplane.training._throughput import EXTRAPOLATION_FACTOR, ScalingCurve, fit_curve
+
+__all__ = [
+    "DEFAULT_INTERRUPTIONS_PER_HOUR",
+    "EXTRAPOLATION_FACTOR",
+    "FALLBACK_INTERRUPTIONS_PER_HOUR",
+    "JobProfile",
+    "PlanOption",
+    "ScalingCurve",
+    "ThroughputPoint",
+    "TrainingPlan",
+    "enumerate_options",
+    "expected_wall_s",
+    "fit_curve",
+    "interruptions_per_hour",
+    "pareto_frontier",
+    "parse_duration_s",
+    "parse_profile",
+    "parse_rates",
+    "plan_training",
+    "read_profile",
+    "simulate_wall_s",
+]
