@@ -148,7 +148,8 @@ def test_gpu_names_are_normalised(skypilot_catalog, skypilot_dir, cloud, raw_nam
 
 def test_only_canonical_names_for_the_contract_models(skypilot_catalog):
     names = set(skypilot_catalog.gpu_models)
-    assert {"H100", "A100", "A100-80GB", "H200", "B200", "L40S", "L4", "A10G", "A10", "T4", "V100", "V100-32GB"} <= names
+    contract = {"H100", "A100", "A100-80GB", "H200", "B200", "L40S", "L4", "A10G", "A10", "T4", "V100", "V100-32GB"}
+    assert contract <= names
     assert not {n for n in names if n.startswith("H100") and n != "H100"}
     assert not {n for n in names if n.upper().startswith("A100") and n not in ("A100", "A100-80GB")}
 
@@ -209,7 +210,7 @@ def test_bundled_catalog_is_usable(bundled_catalog):
     assert len(bundled_catalog) > 1000
     assert bundled_catalog.as_of != "unknown"
     assert "H100" in bundled_catalog.gpu_models
-    assert all(o.price_usd_per_hour is not None or o.spot_price_usd_per_hour is not None for o in bundled_catalog.offers)
+    assert all(o.price(False) is not None or o.price(True) is not None for o in bundled_catalog.offers)
 
 
 def test_load_catalog_of_a_missing_path_names_it(tmp_path):

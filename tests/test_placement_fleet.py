@@ -27,7 +27,8 @@ def offers(draw) -> Offer:
     spot = draw(st.one_of(st.none(), st.floats(0.2, 1.0).map(lambda f: round(f * (price or 50.0), 4))))
     if price is None and spot is None:
         price = 10.0
-    return Offer(cloud, draw(st.sampled_from(REGIONS[cloud])), None, f"{gpu.lower()}.{gpus}x.{draw(st.integers(0, 99))}",
+    itype = f"{gpu.lower()}.{gpus}x.{draw(st.integers(0, 99))}"
+    return Offer(cloud, draw(st.sampled_from(REGIONS[cloud])), None, itype,
                  gpu, 80.0 if gpu == "H100" else 24.0, gpus, 8.0 * gpus, 32.0 * gpus, price, spot)
 
 
@@ -49,7 +50,8 @@ def fleets(draw) -> tuple[Catalog, FleetSpec]:
         workloads.append(Workload(f"w{i}", request))
     quotas = tuple(
         Quota(cloud=(c := draw(st.sampled_from(CLOUDS))), max_gpus=float(draw(st.integers(0, 24))),
-              region=draw(st.one_of(st.none(), st.sampled_from(REGIONS[c]))), gpu=draw(st.one_of(st.none(), st.sampled_from(GPUS))))
+              region=draw(st.one_of(st.none(), st.sampled_from(REGIONS[c]))),
+              gpu=draw(st.one_of(st.none(), st.sampled_from(GPUS))))
         for _ in range(draw(st.integers(0, 3)))
     )
     spot_share = draw(st.one_of(st.none(), st.none(), st.sampled_from([0.0, 0.5])))
@@ -71,7 +73,8 @@ def _options(w: Workload, catalog: Catalog) -> list[tuple[Offer, bool, float]]:
 
 def _within_limits(spec: FleetSpec, chosen) -> bool:
     for q in spec.quotas:
-        used = sum(w.request.total_gpus for w, (o, _, _) in zip(spec.workloads, chosen) if q.covers(o.cloud, o.region, o.gpu))
+        used = sum(w.request.total_gpus for w, (o, _, _) in zip(spec.workloads, chosen)
+                   if q.covers(o.cloud, o.region, o.gpu))
         if used > q.max_gpus:
             return False
     if spec.max_spot_fraction is not None:
@@ -98,7 +101,8 @@ def naive_by_contract(spec: FleetSpec, catalog: Catalog) -> float:
     for w in spec.workloads:
         r = w.request
         habit = r.clouds[0] if r.clouds else spec.default_cloud
-        fits = [o for o in catalog.offers if o.gpu == r.gpu and o.gpus == r.gpus_per_node and o.price_usd_per_hour is not None]
+        fits = [o for o in catalog.offers
+                if o.gpu == r.gpu and o.gpus == r.gpus_per_node and o.price_usd_per_hour is not None]
         in_habit = [o for o in fits if o.cloud == habit]
         pool = in_habit or fits
         if pool:
@@ -114,7 +118,7 @@ def _has_on_demand_anywhere(spec: FleetSpec, catalog: Catalog) -> bool:
                    for o in catalog.offers) for w in spec.workloads)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleets())
 def test_plan_fleet_equals_brute_force(fleet):
     catalog, spec = fleet
@@ -241,7 +245,8 @@ def test_plan_does_not_mutate_its_inputs(bundled_catalog):
         ({"workloads": [{"gpu": "H100", "gpus": 1, "hours": 1}]}, "name"),
         ({"workloads": [{"name": "a", "gpu": "H100", "gpus": -8, "hours": 1}]}, "gpus per node"),
         ({"workloads": [{"name": "a", "gpu": "H100", "gpus": 1, "hours": -1}]}, "hours"),
-        ({"workloads": [{"name": "a", "gpu": "H100", "hours": 1}, {"name": "a", "gpu": "L4", "hours": 1}]}, "duplicate"),
+        ({"workloads": [{"name": "a", "gpu": "H100", "hours": 1}, {"name": "a", "gpu": "L4", "hours": 1}]},
+         "duplicate"),
         ({"workloads": [{"name": "a", "gpu": "H100", "hours": 1}], "quotas": [{"cloud": "aws"}]}, "max_gpus"),
         ({"workloads": [{"name": "a", "gpu": "H100", "hours": 1}], "quotas": [{"cloud": "aws", "max_gpus": -1}]},
          "negative"),

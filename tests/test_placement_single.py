@@ -40,7 +40,7 @@ def requests(draw, catalog: Catalog):
     gpu = draw(st.sampled_from(catalog.gpu_models))
     # Mostly regions/clouds where this GPU exists, sometimes any: both feasible and infeasible cases.
     with_gpu = [o for o in catalog.offers if o.gpu == gpu]
-    cloud_pool = sorted({o.cloud for o in with_gpu}) if draw(st.booleans()) else sorted({o.cloud for o in catalog.offers})
+    cloud_pool = sorted({o.cloud for o in (with_gpu if draw(st.booleans()) else catalog.offers)})
     region_pool = sorted({o.region for o in with_gpu})
     return PlacementRequest(
         gpu=gpu,
@@ -72,7 +72,8 @@ def test_place_equals_brute_force(bundled_catalog, data):
     assert totals == pytest.approx([e[0] for e in expected], rel=1e-12)
     for p in got:
         o = bundled_catalog.offers[p.offer_index]
-        assert (p.cloud, p.region, p.zone, p.instance_type, p.gpu) == (o.cloud, o.region, o.zone, o.instance_type, o.gpu)
+        where = (p.cloud, p.region, p.zone, p.instance_type, p.gpu)
+        assert where == (o.cloud, o.region, o.zone, o.instance_type, o.gpu)
         assert p.gpus_per_node == request.gpus_per_node and p.nodes == request.nodes
         assert p.hourly_usd == pytest.approx(o.price(p.spot) * request.nodes, rel=1e-12)
         assert p.total_usd == pytest.approx(p.hourly_usd * request.hours, rel=1e-12)

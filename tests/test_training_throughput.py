@@ -32,7 +32,7 @@ def test_two_points_pass_through_both_and_predict_between():
     curve = fit_curve("H100", [8, 16], [41000, 78000])
     np.testing.assert_allclose(curve.units_per_s([8, 16]), [41000, 78000], rtol=1e-9)
     a, b = curve.params
-    assert a == pytest.approx(1 / 16 * 16 * (1 / 41000 - 1 / 78000) * 16, rel=1e-9)
+    assert a == pytest.approx(16 * (1 / 41000 - 1 / 78000), rel=1e-9)  # a (1/8 - 1/16) = 1/T8 - 1/T16
     assert b == pytest.approx(1 / 41000 - a / 8, rel=1e-9)
     assert 41000 < curve.units_per_s(12)[0] < 78000
     assert curve.loo_error is None  # needs three distinct counts

@@ -280,3 +280,132 @@ class SpendPublic(_Out):
     by: str
     total_usd: float
     series: list[SpendSeries]
+
+
+# ------------------------------------------------------------------ cost allocation and waste (optional)
+
+class CostWindow(_Out):
+    start: float
+    end: float
+
+
+class CostRowPublic(_Out):
+    key: str | None
+    cost_usd: float
+    gpu_hours: float
+    efficiency: float | None
+
+
+class CostPublic(_Out):
+    window: CostWindow
+    by: str
+    rows: list[CostRowPublic]
+    idle_usd: float
+    total_usd: float = Field(description="sum(rows.cost_usd) + idle_usd, to the cent.")
+
+
+class WasteRowPublic(_Out):
+    model_config = ConfigDict(extra="allow")
+    workload: str
+    paid_gpu_hours: float
+    used_gpu_hours: float
+    efficiency: float
+    idle_usd: float
+    recommendation: str
+    monthly_saving_usd: float
+
+
+class WastePublic(_Out):
+    model_config = ConfigDict(extra="allow")
+    window: CostWindow
+    workloads: list[WasteRowPublic]
+    total_paid_usd: float
+    total_idle_usd: float
+
+
+# ------------------------------------------------------------------ forecasts and replays (optional)
+
+Finite = Annotated[float, Field(ge=-1e12, le=1e12)]
+NonNeg = Annotated[float, Field(ge=0, le=1e12)]
+
+
+class ForecastCreate(_Model):
+    values: list[Finite] = Field(min_length=2, max_length=20_000, description="The series, oldest first.")
+    horizon: int = Field(ge=1, le=2_000)
+    model: Literal["seasonal-naive", "ets", "linear", "auto"] = "auto"
+    season: int = Field(1, ge=1, le=10_080)
+    level: list[Annotated[float, Field(gt=0, lt=100)]] = Field(default_factory=lambda: [80.0, 95.0], max_length=4)
+
+
+class ForecastPublic(_Out):
+    model: str
+    horizon: int
+    season: int
+    mean: list[float]
+    lo: dict[str, list[float]]
+    hi: dict[str, list[float]]
+
+
+class BacktestCreate(_Model):
+    series: dict[Annotated[str, Field(max_length=128)], list[Finite]] = Field(min_length=1, max_length=200)
+    horizon: int = Field(ge=1, le=1_000)
+    windows: int = Field(ge=1, le=50)
+    model: Literal["seasonal-naive", "ets", "linear", "auto"] = "auto"
+    season: int = Field(1, ge=1, le=10_080)
+
+
+class BacktestPublic(_Out):
+    model: str
+    series: int
+    horizon: int
+    windows: int
+    mase: float | None
+    smape: float | None
+    skipped: list[dict[str, Any]]
+
+
+class ServiceSpecCreate(_Model):
+    name: Name
+    gpu: ShortStr
+    gpus_per_replica: int = Field(ge=1, le=64)
+    capacity_per_replica: float = Field(gt=0, le=1e9)
+    cold_start_s: float = Field(ge=0, le=86_400)
+    min_replicas: int = Field(0, ge=0, le=10_000)
+    max_replicas: int = Field(ge=1, le=10_000)
+    scale_to_zero: bool = False
+    max_queue_s: float = Field(0.0, ge=0, le=3_600)
+    price_usd_per_hour: float | None = Field(None, ge=0, le=1e6)
+
+
+class ReplayCreate(_Model):
+    counts: list[NonNeg] = Field(min_length=1, max_length=20_000,
+                                 description="Demand units that arrived in each step, oldest first.")
+    step_s: float = Field(1.0, gt=0, le=3_600)
+    service: ServiceSpecCreate
+    policy: Literal["static-peak", "hpa", "knative", "predictive", "hybrid"] = "hybrid"
+    decision_interval_s: float = Field(15.0, ge=1, le=3_600)
+
+
+class ReplayPublic(_Out):
+    model_config = ConfigDict(extra="allow")
+    policy: str
+    cost_usd: float
+    oracle_cost_usd: float | None
+    cost_ratio_to_oracle: float | None
+    demand_served_fraction: float
+    gpu_hours: float
+    cold_starts: int
+    peak_replicas: int
+
+
+class ReplayComparePublic(_Out):
+    trace: str
+    service: dict[str, Any]
+    price_usd_per_hour: float
+    price_source: str
+    oracle_cost_usd: float | None
+    results: list[ReplayPublic]
+
+
+class ControllerRunPublic(_Out):
+    actuated: list[DecisionPublic]

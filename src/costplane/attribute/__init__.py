@@ -7,6 +7,8 @@ back over allocations; `to_cents` rounds to cents keeping the sum exact.
 """
 
 from costplane.attribute._allocate import Allocation, Asset, allocate
+from costplane.attribute._build import series_allocations
+from costplane.attribute._timeline import spend_timeline
 from costplane.attribute._split import (
     CPU_USD_PER_VCPU_HOUR,
     MAX_HOST_SHARE,
@@ -43,7 +45,9 @@ __all__ = [
     "aggregate",
     "allocate",
     "apportion",
+    "series_allocations",
     "share_idle",
+    "spend_timeline",
     "split_node_price",
     "to_cents",
 ]

@@ -49,6 +49,11 @@ def proportional(requests: Mapping[str, int], capacity: int, weights: Mapping[st
         if grants[n] < requests[n]:
             grants[n] += 1
             left -= 1
+    if left > 0:  # capped shares left room: hand it out in order of the largest unmet request
+        for n in sorted(requests, key=lambda n: (-(requests[n] - grants[n]), n)):
+            extra = min(left, requests[n] - grants[n])
+            grants[n] += extra
+            left -= extra
     return grants
 
 

@@ -46,12 +46,12 @@ class Observation:
         return float(tail.sum()) / (n * self.step_s) if tail.size else 0.0
 
     def seconds_since_demand(self, horizon_s: float) -> float:
-        """Seconds since the last step with demand, capped at `horizon_s` (inf with no history)."""
+        """Seconds since the last step with demand, capped at `horizon_s` (0 with no history)."""
         n = max(1, int(round(horizon_s / self.step_s)))
         tail = self.demand[-n:]
         nz = np.flatnonzero(tail)
-        if nz.size == 0:
-            return math.inf if tail.size < n else horizon_s
+        if nz.size == 0:  # idle for all the history we have (none yet: not idle)
+            return tail.size * self.step_s
         return (tail.size - 1 - int(nz[-1])) * self.step_s
 
 
@@ -84,14 +84,17 @@ class AutoscaleConfig:
     knative_stable_window_s: float = 60.0
     knative_panic_window_s: float = 6.0
     knative_panic_threshold: float = 2.0     # 200 %
-    predictive_quantile: float = 0.995
-    predictive_headroom: float = 0.05
+    # Tuned on the Azure conv/code and Mooncake traces (BENCHMARKS.md): the 10 s queue absorbs most
+    # per-second noise, so the 90th percentile of the 11 s window rate over the last 10 min suffices.
+    predictive_quantile: float = 0.9
+    predictive_headroom: float = 0.0
     predictive_lookback_s: float = 600.0
-    hybrid_quantile: float = 0.98
+    hybrid_quantile: float = 0.7
     hybrid_headroom: float = 0.0
     season_s: float = 86_400.0
     static_replicas: int | None = None       # static-peak: set from the trace by the replay
     scale_to_zero_delay_s: float = 60.0
     upscale_delay_s: float = 0.0
     downscale_delay_s: float = 0.0
+    warmup_s: float = 300.0                  # no down-scaling before this much demand history
     forecaster: Any = field(default=None, compare=False)  # Forecaster factory; None = the fast built-in one

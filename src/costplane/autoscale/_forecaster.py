@@ -36,6 +36,15 @@ class QuantileForecast:
         return np.full(self.mean.shape, float(np.interp(p, self.probs, self.values)))
 
 
+def sorted_quantiles(values: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """np.quantile's default (linear) rule on a small vector, without its per-call overhead (~10x faster)."""
+    v = np.sort(values)
+    pos = probs * (v.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, v.size - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
 def window_rates(y: np.ndarray, window_steps: int) -> np.ndarray:
     """Trailing means of `y` over `window_steps` (vectorised cumulative sums)."""
     if window_steps <= 1 or y.size < window_steps:
@@ -73,18 +82,20 @@ class RecentQuantileForecaster:
             return QuantileForecast(zeros, probs, np.zeros(probs.size))
         tail = y[-(self.lookback_steps + self.window_steps - 1):]
         rates = window_rates(tail, self.window_steps)
-        values = np.quantile(rates, probs)
-        recent = float(y[-self.level_steps:].mean())
-        shift = max(0.0, recent - float(tail.mean()))  # demand rising: lift the whole distribution
+        values = sorted_quantiles(rates, probs)
+        recent_tail = y[-self.level_steps:]
+        recent = float(recent_tail.sum()) / recent_tail.size
+        tail_mean = float(tail.sum()) / tail.size
+        shift = max(0.0, recent - tail_mean)  # demand rising: lift the whole distribution
         values = values + shift
         s = self.season_steps
         if s and y.size >= s + self.lookback_steps:
             then = y[y.size - s: y.size - s + h + self.window_steps]
-            past_level = float(y[y.size - s - self.lookback_steps: y.size - s].mean())
+            past_level = float(y[y.size - s - self.lookback_steps: y.size - s].sum()) / self.lookback_steps
             if then.size >= self.window_steps and past_level > 0:
-                seasonal = np.quantile(window_rates(then, self.window_steps), probs) * (float(tail.mean()) / past_level)
+                seasonal = sorted_quantiles(window_rates(then, self.window_steps), probs) * (tail_mean / past_level)
                 values = np.maximum(values, seasonal)
-        return QuantileForecast(np.full(h, max(recent, float(tail.mean()))), probs, values)
+        return QuantileForecast(np.full(h, max(recent, tail_mean)), probs, values)
 
 
 class PackageForecaster:

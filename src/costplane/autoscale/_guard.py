@@ -1,6 +1,8 @@
 """`guarded(policy)`: the one wrapper that applies bounds and delays to every policy (Ray's autoscaling config).
 
 Rules, in order, all timed by `obs.now_s` against timestamps kept in state (never by counting calls):
+0. With no demand history yet, the fleet is held as it is.
+   Until `warmup_s` of history exists, the fleet is not scaled down (a few seconds of data say little).
 1. Up/down delays: a change in one direction is taken only after the policy has asked for it
    continuously for `upscale_delay_s` / `downscale_delay_s`.
 2. Cold-start fast path: with no replica and demand waiting, scale up now whatever the delay.
@@ -40,21 +42,25 @@ def guarded(policy: Policy) -> Policy:
         spec = cfg.service
         current = obs.current_replicas
         desired = decision.desired_replicas
+        if obs.demand.size == 0 and desired != current:
+            decision = decision.with_desired(current, "no demand history yet: holding the fleet")
+            desired = current
         up_since = down_since = None
         if desired > current:
             ok, up_since = _delayed(obs.now_s, state.up_since_s, cfg.upscale_delay_s)
             if not ok and not (current == 0 and obs.demand.size and obs.demand[-1] > 0):
                 decision = decision.with_desired(current, f"up-scale held for {cfg.upscale_delay_s:g} s delay")
+        elif desired < current and obs.demand.size * obs.step_s < cfg.warmup_s:
+            decision = decision.with_desired(current, f"down-scale held: under {cfg.warmup_s:g} s of history")
         elif desired < current:
             ok, down_since = _delayed(obs.now_s, state.down_since_s, cfg.downscale_delay_s)
             if not ok:
                 decision = decision.with_desired(current, f"down-scale held for {cfg.downscale_delay_s:g} s delay")
         floor = spec.floor_replicas
-        if spec.scale_to_zero and obs.seconds_since_demand(cfg.scale_to_zero_delay_s) >= cfg.scale_to_zero_delay_s:
-            floor = 0
-        elif spec.scale_to_zero and floor == 0 and obs.seconds_since_demand(cfg.scale_to_zero_delay_s) < \
-                cfg.scale_to_zero_delay_s:
-            floor = 1  # demand arrived within the scale-to-zero delay: keep one replica warm
+        if spec.scale_to_zero:
+            idle_s = obs.seconds_since_demand(cfg.scale_to_zero_delay_s)
+            # idle long enough: zero allowed; demand within the delay: keep at least one replica warm
+            floor = 0 if idle_s >= cfg.scale_to_zero_delay_s else max(floor, 1)
         bounded = min(spec.max_replicas, max(floor, decision.desired_replicas))
         if bounded != decision.desired_replicas:
             decision = decision.with_desired(bounded, f"bounded to [{floor}, {spec.max_replicas}]")

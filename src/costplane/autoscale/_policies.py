@@ -7,10 +7,10 @@
 - `knative`: the Knative Pod Autoscaler: 60 s stable and 6 s panic windows; panic when the panic
   window wants >= 200 % of the ready replicas; no scale-down while panicking (60 s); scale down at most
   halves per decision. Scale to zero after the guard's grace.
-- `predictive`: provision now, ahead by the cold start, for a high quantile (0.995) of the
+- `predictive`: provision now, ahead by the cold start, for a high quantile (0.9) of the
   service-window rate forecast over the next `cold_start_s + decision_interval_s`, plus headroom.
-- `hybrid`: a predictive floor at a lower quantile plus a reactive correction from the last seconds
-  and the queue, so bursts the forecast misses are caught within one decision.
+- `hybrid`: a predictive floor at a lower quantile (0.7) plus a reactive correction when the queue shows
+  a shortfall sustained over the last minute; the added replicas are held for one cold start.
 A *service-window rate* is the mean rate over `max_queue_s + step`: demand may wait `max_queue_s`,
 so capacity needs to cover bursts only at that resolution.
 """
@@ -116,17 +116,27 @@ def predictive(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Deci
 
 
 def hybrid(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, Any]:
-    """Predictive floor (lower quantile) + reactive correction from the last seconds and the queue."""
+    """Predictive floor (lower quantile) + reactive correction when ready capacity falls short now.
+
+    The correction adds the replicas the last service window (or the queue) says are missing and holds
+    them for one cold start, so a burst does not start and stop replicas every decision.
+    """
     floor, rate = _forecast_need(obs, cfg, cfg.hybrid_quantile, cfg.hybrid_headroom)
-    w = service_window_steps(cfg, obs.step_s)
     cap = cfg.service.capacity_per_replica
-    burst = obs.recent_rate(max(w * obs.step_s, cfg.knative_panic_window_s))
-    reactive = replicas_for_rate(burst * (1 + cfg.predictive_headroom), cap)
-    drain = replicas_for_rate(obs.queue_units / max(cfg.service.max_queue_s, obs.step_s), cap)
-    desired = max(floor, reactive) + (drain if obs.queue_units > 0 else 0)
-    why = (f"floor {floor} (q{cfg.hybrid_quantile:g} {rate:.2f}/s), reactive {reactive} "
-           f"({burst:.2f}/s now), queue drain +{drain}")
-    return Decision(obs.current_replicas, desired, (why,)), state
+    # A shortfall sustained over the stable window (not one noisy window: a replica started for that
+    # arrives a cold start later, after the burst) plus what the queue needs drained in its budget.
+    burst = obs.recent_rate(cfg.knative_stable_window_s)
+    drain = obs.queue_units / max(cfg.service.max_queue_s, obs.step_s)
+    short = burst + drain - obs.current_replicas * cap if obs.queue_units > 0 else 0.0  # starting ones count
+    hold_until, held = state or (-1.0, 0)
+    reactive = obs.current_replicas + replicas_for_rate(short * (1 + cfg.predictive_headroom), cap) if short > 0 else 0
+    if reactive > floor:
+        hold_until, held = obs.now_s + cfg.service.cold_start_s, max(reactive, held if obs.now_s < hold_until else 0)
+    keep = held if obs.now_s < hold_until else 0
+    desired = max(floor, keep)
+    why = (f"floor {floor} (q{cfg.hybrid_quantile:g} {rate:.2f}/s); {burst:.2f}/s now + queue "
+           f"{obs.queue_units:.1f} vs {obs.current_replicas} up: hold {keep}")
+    return Decision(obs.current_replicas, desired, (why,)), (hold_until, keep)
 
 
 RAW_POLICIES: dict[str, Policy] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from costplane.training._profile import load_structured
 
 LEDGER_ENV = "COSTPLANE_HPO_LEDGER"
 DEFAULT_LEDGER = "~/.costplane/hpo-ledger.json"
+MAX_TABLE_ROWS = 25
 
 
 def plot_frontier(plan: TrainingPlan, path: Path) -> None:
@@ -61,7 +63,12 @@ def _print_plan(plan: TrainingPlan) -> None:
     table = Table(title=f"{plan.profile_name}: cost–time frontier ({plan.options_considered} options)")
     for col in ("hours", "cost", "gpus", "nodes", "spot", "cloud", "region", "instance", "note"):
         table.add_column(col, justify="right" if col in ("hours", "cost", "gpus", "nodes") else "left")
-    for o in plan.frontier:
+    shown = plan.frontier
+    if len(shown) > MAX_TABLE_ROWS:  # an even sample of a long frontier, the choice always included
+        keep = {round(i * (len(shown) - 1) / (MAX_TABLE_ROWS - 1)) for i in range(MAX_TABLE_ROWS)}
+        shown = tuple(o for i, o in enumerate(shown) if i in keep or o == plan.choice)
+        table.caption = f"{len(shown)} of {len(plan.frontier)} frontier points shown; --json lists all"
+    for o in shown:
         note = ("← choice " if o == plan.choice else "") + ("extrapolated" if o.extrapolated else "")
         if plan.deadline_s is not None and o.expected_hours * 3600 > plan.deadline_s:
             note += " misses deadline"
@@ -89,7 +96,7 @@ def train_plan_cmd(
     deadline_s = None if deadline is None else parse_duration_s(deadline)
     if interruption_rates is not None:
         extra = parse_rates(load_structured(interruption_rates, "interruption rates"), str(interruption_rates))
-        job = type(job)(**{**job.__dict__, "interruption_rates": {**job.interruption_rates, **extra}})
+        job = dataclasses.replace(job, interruption_rates={**job.interruption_rates, **extra})
     plan = plan_training(job, load_catalog(catalog), deadline_s)
     for w in plan.warnings:
         err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)

@@ -11,8 +11,8 @@ The model (Hyndman et al., "Forecasting with Exponential Smoothing", 2008, ETS(A
     var_{n+j}  = σ² (1 + Σ_{i<j} c_i²),  c_i = α + β (φ + … + φ^i) + γ·[i mod S = 0]
 
 Fitting minimises the in-sample one-step SSE Σ e_t² with the initial states set from the first seasons
-(classical decomposition). The search is a grid, then two rounds of a local multiplicative grid around each
-series' best point, all evaluated at once: the recursion runs once over time with arrays of shape
+(classical decomposition). The search is a grid, then a local multiplicative grid around each series' best
+point (one round of 5 steps per free parameter, or two rounds of 3 when α, β and γ are all free), all at once: the recursion runs once over time with arrays of shape
 (series, grid points), so thousands of series share one Python loop (no numba, no per-series optimiser).
 The form (trend none/A/Ad, season yes/no) is chosen per series by AIC = n log(SSE/n) + 2k, where k counts
 the smoothing parameters and the initial states (S-1 for the season), so a season must earn its S states.
@@ -32,6 +32,9 @@ ALPHAS = (0.03, 0.1, 0.25, 0.5, 0.75, 0.97)
 TRENDS = ((0.0, 0.0), (1.0, 0.05), (1.0, 0.3), (0.95, 0.05), (0.95, 0.3))
 GAMMA_FRACS = (0.0, 0.1, 0.4)  # γ as a fraction of (1 - α)
 REFINE_FACTORS = (2.0, 1.4)
+# With at most two free parameters, one round of ×{1/2, 1/1.4, 1, 1.4, 2} (≤ 25 points) replaces the two
+# rounds: one pass of the Python time loop instead of two, which is what small batches pay for.
+ONE_ROUND_MULTS = (0.5, 1 / 1.4, 1.0, 1.4, 2.0)
 # Seasonal buffer budget per chunk (elements of float64): keeps memory near 128 MB whatever S is.
 MAX_BUFFER_ELEMS = 16_000_000
 MAX_CHUNK_SERIES = 2048
@@ -91,29 +94,37 @@ def ets_sse(Y: np.ndarray, active: np.ndarray, season: int, alpha: np.ndarray, b
     sse = np.zeros_like(l)
     seasonal = season > 1 and bool(np.any(gamma != 0) or np.any(s0 != 0))
     trend = bool(np.any(phi != 0))
-    B = Y.shape[0]
+    YT = np.ascontiguousarray(Y.T)
+    e, tmp, pb = np.empty_like(l), np.empty_like(l), np.empty_like(l)
+    last_k = -1
+    # In-place ufuncs with out=: the loop runs T times over small arrays, so allocation and call
+    # overhead, not arithmetic, is what costs; views are re-cut only when a series ends.
     for t in range(Y.shape[1]):
         k = int(active[t])
         if k == 0:
             break
-        lk, yk = l[:k], Y[:k, t, None]
+        if k != last_k:
+            lk, bk, ek, tk, pbk, ssek = l[:k], b[:k], e[:k], tmp[:k], pb[:k], sse[:k]
+            ak, bek, gk, phk, bufk = alpha[:k], beta[:k], gamma[:k], phi[:k], buf[:, :k]
+            last_k = k
+        yk = YT[t, :k, None]
         if trend:
-            bk = b[:k]
-            pb = phi[:k] * bk
-            step = lk + pb
-        else:
-            step = lk.copy() if k == B else lk + 0.0
+            np.multiply(phk, bk, out=pbk)
+            lk += pbk  # l now holds the one-step state l + φb
+        np.subtract(yk, lk, out=ek)
         if seasonal:
-            sk = buf[t % season, :k]
-            e = yk - (step + sk)
-        else:
-            e = yk - step
-        sse[:k] += e * e
-        lk[...] = step + alpha[:k] * e
+            sk = bufk[t % season]
+            ek -= sk
+        np.multiply(ek, ek, out=tk)
+        ssek += tk
+        np.multiply(ak, ek, out=tk)
+        lk += tk
         if trend:
-            bk[...] = pb + beta[:k] * e
+            np.multiply(bek, ek, out=tk)
+            np.add(pbk, tk, out=bk)
         if seasonal:
-            sk += gamma[:k] * e
+            np.multiply(gk, ek, out=tk)
+            sk += tk
     return sse, l, b, buf
 
 
@@ -149,44 +160,65 @@ def _fit_group(ys: Sequence[np.ndarray], season: int) -> list[EtsState]:
     pick = np.arange(B)
     a, p, bt, g, s = (x[pick, best] for x in (alpha, phi, beta, gamma, has_s))
 
-    # Stages 2-3: a local grid around each series' best point, within its chosen form.
-    for f in REFINE_FACTORS:
-        mult = np.array([1 / f, 1.0, f])
-        bf = np.where(a > 0, bt / a, 0.0)
-        gf = np.where(a < 1, g / (1 - a), 0.0)
-        A = np.clip(a[:, None] * mult, 0.001, 0.999)
-        BF = np.where(p[:, None] != 0, np.clip(bf[:, None] * mult, 0.001, 1.0), 0.0)
-        GF = np.where(s[:, None] > 0,
-                      np.where(gf[:, None] > 0, np.clip(gf[:, None] * mult, 0.0, 1.0), np.array([0.0, 0.02, 0.06])),
-                      0.0)
-        alpha = np.repeat(A, 9, axis=1)
-        betaf = np.tile(np.repeat(BF, 3, axis=1), (1, 3))
-        gammaf = np.tile(GF, (1, 9))
-        beta, gamma = betaf * alpha, gammaf * (1 - alpha)
-        phi = np.repeat(p[:, None], 27, axis=1)
-        has_s = np.repeat(s[:, None], 27, axis=1)
-        sse, l, b, buf = _run(Y, active, season, alpha, beta, gamma, phi, has_s, l0n, b0n, l0s, b0s, s0)
-        best = np.argmin(sse, axis=1)
-        a, p, bt, g, s = (x[pick, best] for x in (alpha, phi, beta, gamma, has_s))
+    # Stages 2-3: a local multiplicative grid around each series' best point, within its chosen form, on each
+    # parameter some series of the batch has free. One recursion per round for the whole batch.
+    best_sse = np.zeros(B)
+    any_trend, any_season = bool((p != 0).any()), bool((s > 0).any())
+    rounds = [ONE_ROUND_MULTS] if not (any_trend and any_season) else [(1 / f, 1.0, f) for f in REFINE_FACTORS]
+    for mults in rounds:
+        alpha, beta, gamma = _local_grid(a, bt, g, np.array(mults), any_trend, any_season)
+        G = alpha.shape[1]
+        phi = np.repeat(p[:, None], G, axis=1)
+        hs = np.repeat(s[:, None], G, axis=1)
+        sse, l, b, buf = _run(Y, active, season, alpha, beta, gamma, phi, hs, l0n, b0n, l0s, b0s, s0)
+        j = np.argmin(sse, axis=1)
+        a, bt, g = alpha[pick, j], beta[pick, j], gamma[pick, j]
+        best_sse = sse[pick, j]
+    bt, g = np.where(p != 0, bt, 0.0), np.where(s > 0, g, 0.0)  # as _run applied them
+    l_fin, b_fin = l[pick, j], b[pick, j]
+    buf_fin = buf[:, pick, j]
 
     states: list[EtsState | None] = [None] * B
     for i in range(B):
-        n, j = int(lengths[i]), int(best[i])
+        n = int(lengths[i])
         seasonal = bool(s[i]) and season > 1
-        ahead = buf[(n + np.arange(season)) % season, i, j] if seasonal else np.zeros(1)
+        ahead = buf_fin[(n + np.arange(season)) % season, i] if seasonal else np.zeros(1)
         npar = 2 + (2 if p[i] != 0 else 0) + (1 if p[i] not in (0.0, 1.0) else 0) + (season if seasonal else 0)
-        sse_i = float(sse[i, j])
+        sse_i = float(best_sse[i])
         sigma = float(np.sqrt(sse_i / max(n - min(npar, 5), 1)))
         aic = float(_aic(np.array([[sse_i]]), np.array([n]), np.array([[npar]]))[0, 0])
         states[int(order[i])] = EtsState(_method(float(p[i]), seasonal), float(a[i]), float(bt[i]),
-                                         float(g[i]) if seasonal else 0.0, float(p[i]), float(l[i, j]),
-                                         float(b[i, j]) if p[i] != 0 else 0.0, ahead, sigma, sse_i, aic, n)
+                                         float(g[i]) if seasonal else 0.0, float(p[i]), float(l_fin[i]),
+                                         float(b_fin[i]) if p[i] != 0 else 0.0, ahead, sigma, sse_i, aic, n)
     return states  # type: ignore[return-value]
+
+
+def _local_grid(a: np.ndarray, bt: np.ndarray, g: np.ndarray, mult: np.ndarray, has_trend: bool,
+                has_season: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """α, β, γ (rows, G) around each row's best point: × each multiplier on each free parameter."""
+    m = mult.size
+    A = np.clip(a[:, None] * mult, 0.001, 0.999)
+    axes = [A]
+    if has_trend:
+        bf = np.where(a > 0, bt / a, 0.0)
+        axes.append(np.clip(bf[:, None] * mult, 0.001, 1.0))
+    if has_season:
+        gf = np.where(a < 1, g / (1 - a), 0.0)
+        start = np.linspace(0.0, 0.1, m)  # γ = 0 was best: look just above it
+        axes.append(np.where(gf[:, None] > 0, np.clip(gf[:, None] * mult, 0.0, 1.0), start))
+    mesh = np.stack(np.meshgrid(*[np.arange(m)] * len(axes), indexing="ij"), -1).reshape(-1, len(axes))
+    rows = np.arange(a.size)[:, None]
+    alpha = axes[0][rows, mesh[:, 0]]
+    beta = axes[1][rows, mesh[:, 1]] * alpha if has_trend else np.zeros_like(alpha)
+    gamma = axes[-1][rows, mesh[:, -1]] * (1 - alpha) if has_season else np.zeros_like(alpha)
+    return alpha, beta, gamma
 
 
 def _run(Y, active, season, alpha, beta, gamma, phi, has_s, l0n, b0n, l0s, b0s, s0):
     """Pick each grid point's initial states (seasonal or not), then run the recursion."""
     hs = has_s > 0
+    gamma = np.where(hs, gamma, 0.0)  # a form without season keeps s ≡ 0
+    beta = np.where(phi != 0, beta, 0.0)  # a form without trend keeps b out of the forecast
     l0 = np.where(hs, l0s[:, None], l0n[:, None])
     b0 = np.where(hs, b0s[:, None], b0n[:, None])
     S0 = s0[:, :, None] * hs[None, :, :] if season > 1 else np.zeros((1,) + alpha.shape)

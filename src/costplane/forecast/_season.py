@@ -3,7 +3,8 @@
 A candidate S qualifies when the history holds two of it, the detrended autocorrelation at lag S is at least
 `MIN_ACF` and it is a peak, higher than at lag S/2 by `MIN_PEAK_GAP` (a random walk's slowly decaying
 autocorrelation is high at every lag and must not pass). The qualifying S with the highest autocorrelation
-wins; none qualifying means S = 1.
+wins; none qualifying means S = 1. A step of exactly 1 (seconds, or a bare row index) also tries the
+generic lags 7, 12, 24, 60, 168 and 1440.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ PERIOD_TOLERANCE = 0.02  # |period/freq - S| / S: 86 400 s at 57 s steps (1515.8
 def candidate_lags(freq_s: float | None) -> list[int]:
     if not freq_s or not np.isfinite(freq_s) or freq_s <= 0:
         return list(CANDIDATE_LAGS)
-    lags = []
+    # A step of exactly 1 is as often a row index (ds = 1, 2, 3 …) as one second: try both sets of lags.
+    lags = list(CANDIDATE_LAGS) if freq_s == 1.0 else []
     for period in CANDIDATE_PERIODS_S:
         ratio = period / freq_s
         s = round(ratio)
@@ -30,7 +32,7 @@ def candidate_lags(freq_s: float | None) -> list[int]:
             lags.append(s)
     if 27 * 86_400 <= freq_s <= 32 * 86_400:  # monthly data: yearly season of 12
         lags.append(12)
-    return lags
+    return sorted(set(lags))
 
 
 def autocorrelation(y: np.ndarray, lag: int) -> float:

@@ -8,7 +8,7 @@ Every model implements two batch kernels (module-level functions in its own modu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, ClassVar
 
@@ -47,7 +47,6 @@ class Forecast:
     hi: dict[int, np.ndarray]
     nonnegative: bool = False
     model: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_normal(cls, mean: np.ndarray, sd: np.ndarray, level: Sequence[float] = DEFAULT_LEVEL,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from costplane.ingest._errors import RowsRejectedError
+
 MAX_REJECTIONS_KEPT = 1_000  # a broken 10 GB file must not keep 10 GB of reasons; the count stays exact
 
 
@@ -58,3 +60,19 @@ class IngestReport:
                 "duplicates": self.duplicates, "rejected": self.rejected,
                 "rejections": [r.to_dict() for r in self.rejections], "warnings": list(self.warnings),
                 **self.details}
+
+
+def rejection_error(report: IngestReport, strict: bool) -> RowsRejectedError | None:
+    """The error to exit with: all rows rejected, or (strict) any; None when the run counts as a success."""
+    if not report.rejected:
+        return None
+    first = report.rejections[0].describe() if report.rejections else "see the report"
+    good = report.read - report.rejected
+    if strict:
+        return RowsRejectedError(f"{report.rejected} of {report.read} rows rejected in {report.source} "
+                                 f"(first: {first}); --strict: nothing was written",
+                                 fix="fix those rows, or drop --strict to keep the good rows")
+    if good <= 0:
+        return RowsRejectedError(f"all {report.read} rows rejected in {report.source} (first: {first})",
+                                 fix="fix the rows named in the report (--json lists every line and column)")
+    return None

@@ -32,7 +32,7 @@ import yaml
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_array
 
-from costplane.core.errors import CostplaneError, InfeasibleError, InputError
+from costplane.core.errors import CostplaneError, InfeasibleError, InputError, UnknownGpuError
 from costplane.core.types import Catalog
 from costplane.placement._request import Placement, PlacementRequest
 from costplane.placement._single import feasible_rows, price_options
@@ -198,6 +198,8 @@ def _candidate_options(spec: FleetSpec, catalog: Catalog) -> _Options:
                 rows = feasible_rows(key, catalog)
             except InfeasibleError as exc:
                 raise InfeasibleError(f"workload {w.name}: {exc.message}", fix=exc.fix) from None
+            except UnknownGpuError as exc:
+                raise UnknownGpuError(f"workload {w.name}: {exc.message}", fix=exc.fix) from None
             idx, spot, hourly = price_options(key, catalog, rows)
             best: dict[tuple, tuple[int, bool, float]] = {}
             for r, s, h in zip(idx.tolist(), spot.tolist(), hourly.tolist()):

@@ -49,15 +49,15 @@ class Job:
     def est_s(self) -> float:
         return self.duration_s if self.estimate_s is None else self.estimate_s
 
-    @property
-    def whole_gpus(self) -> int:
-        """GPUs held whole (0 for a fractional job)."""
-        return int(round(self.gpus)) if self.gpus >= 1 else 0
+    # derived once (the scheduler reads them millions of times): whole GPUs held (0 for a fractional
+    # job) and milli-GPUs per device (1000 for whole jobs, the share of one GPU for a fractional one)
+    whole_gpus: int = field(init=False, repr=False, compare=False)
+    milli: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def milli(self) -> int:
-        """Milli-GPUs of one shared device for a fractional job (1000 per GPU for whole jobs)."""
-        return int(round(self.gpus * MILLI_PER_GPU)) if self.gpus < 1 else MILLI_PER_GPU
+    def __post_init__(self) -> None:
+        whole = int(round(self.gpus)) if self.gpus >= 1 else 0
+        object.__setattr__(self, "whole_gpus", whole)
+        object.__setattr__(self, "milli", MILLI_PER_GPU if whole else int(round(self.gpus * MILLI_PER_GPU)))
 
     @property
     def gpu_units(self) -> float:

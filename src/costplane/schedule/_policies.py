@@ -25,6 +25,7 @@ Expected spot run time (memoryless interruptions at rate λ per second, job leng
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from costplane.schedule._ledger import Ledger
-from costplane.schedule._model import Decision, Job, NodeOffer, NodeView, QueuedJob, RunningJob, TeamQuota
+from costplane.schedule._model import MILLI_PER_GPU, Decision, Job, NodeOffer, NodeView, QueuedJob, RunningJob, TeamQuota
 
 LAS_THRESHOLDS_GPU_S: tuple[float, ...] = (3_600.0, 36_000.0, 360_000.0)  # 1, 10, 100 GPU-hours
-SCAN_DEPTH = 256          # queued jobs looked at per pass, like Slurm's bf_max_job_test
+SCAN_DEPTH = 100          # queued jobs looked at per pass, like Slurm's default_queue_depth
 IDLE_GRACE_S = 900.0      # an idle elastic node is kept this long for the next job before release
 PROVISION_S = 120.0       # boot time of a bought node (paid, not usable)
 SPOT_INTERRUPTIONS_PER_HOUR = 0.05
@@ -67,7 +68,7 @@ class Observation:
     """
 
     now_s: float
-    queue: tuple[QueuedJob, ...]              # submit order
+    queue: tuple[QueuedJob, ...]              # priority class (high first), then submit time
     running: tuple[RunningJob, ...]
     ledger: Ledger
     gpu_idx: Mapping[str, np.ndarray]         # running job id -> GPUs it holds
@@ -82,12 +83,13 @@ Policy = Callable[[Observation, Any, SchedConfig], tuple[Decision, Any]]
 
 
 # --- shared pieces ----------------------------------------------------------------------------
-def by_priority(queue: tuple[QueuedJob, ...]) -> list[QueuedJob]:
-    """Stable partition by priority class, highest first (O(n), keeps submit order inside a class)."""
-    levels = sorted({q.job.priority for q in queue}, reverse=True)
-    if len(levels) <= 1:
-        return list(queue)
-    return [q for p in levels for q in queue if q.job.priority == p]
+def by_priority(queue: tuple[QueuedJob, ...], depth: int) -> list[QueuedJob]:
+    """The first `depth` jobs by (priority class high first, submit time); the observation's queue
+    already comes in that order, so this checks it only on short queues (a custom driver's)."""
+    head = list(queue[:depth])
+    if len(queue) <= depth:
+        head.sort(key=lambda q: (-q.job.priority, q.job.submit_s, q.job.id))
+    return head
 
 
 def _quota_ok(job: Job, usage: dict[str, float], quotas: Mapping[str, TeamQuota]) -> bool:
@@ -116,15 +118,27 @@ class _Pass:
         self.preempts: list[str] = []
         self.preempted: set[str] = set()
         self.failed: dict[tuple, int] = {}  # shape -> smallest need that failed since the last change
+        self.preempt_failed: dict[tuple, int] = {}  # (shape, priority) -> smallest need no eviction could seat
         self.reasons: list[str] = []
+        self.max_free = int(self.ledger.free.max()) if self.ledger.free.size else 0
+        self.min_running_priority = min((r.job.priority for r in obs.running), default=1 << 30)
+        self.one_model = len(self.ledger.models) <= 1
+
+    def full(self) -> bool:
+        """No GPU has any free share left: nothing more can start without an eviction."""
+        return self.max_free <= 0
 
     def _shape(self, job: Job) -> tuple:
         return (job.allowed_gpus, job.min_gpu_memory_gib, job.whole_gpus > 0)
 
     def known_to_fail(self, job: Job) -> bool:
-        need = job.whole_gpus or job.milli
-        smallest = self.failed.get(self._shape(job))
-        return smallest is not None and need >= smallest
+        if job.milli > self.max_free:
+            return True
+        smallest = self.failed.get((job.allowed_gpus, job.min_gpu_memory_gib, job.whole_gpus > 0))
+        return smallest is not None and (job.whole_gpus or job.milli) >= smallest
+
+    def _taken(self) -> None:
+        self.max_free = int(self.ledger.free.max()) if self.ledger.free.size else 0
 
     def try_start(self, job: Job) -> bool:
         if not _quota_ok(job, self.usage, self.obs.quotas) or self.known_to_fail(job):
@@ -139,6 +153,7 @@ class _Pass:
         return True
 
     def _started(self, job: Job) -> None:
+        self._taken()
         self.starts.append(job.id)
         self.usage[job.team] = self.usage.get(job.team, 0.0) + job.gpu_units
 
@@ -147,11 +162,17 @@ class _Pass:
         """Evict running jobs (in `victim_order`) until `job` fits; commit only if it then fits."""
         if not _quota_ok(job, self.usage, self.obs.quotas):
             return False
-        allowed = set(self.ledger.allowed_models(job))
-        candidates = [r for r in self.obs.running
-                      if r.job.id not in self.preempted and may_evict(r)
-                      and allowed.intersection(self.ledger.gpu_model[self.obs.gpu_idx[r.job.id]].tolist())]
+        key = (self._shape(job), job.priority, may_evict.__name__)
+        need = job.whole_gpus or job.milli
+        if need >= self.preempt_failed.get(key, 1 << 30):
+            return False
+        candidates = [r for r in self.obs.running if r.job.id not in self.preempted and may_evict(r)]
+        if not self.one_model:
+            allowed = set(self.ledger.allowed_models(job))
+            candidates = [r for r in candidates
+                          if allowed.intersection(self.ledger.gpu_model[self.obs.gpu_idx[r.job.id]].tolist())]
         if not candidates:
+            self.preempt_failed[key] = min(need, self.preempt_failed.get(key, need))
             return False
         candidates.sort(key=victim_order)
         scratch = self.ledger.copy()
@@ -162,6 +183,7 @@ class _Pass:
             if scratch.find(job) is not None:
                 break
         else:
+            self.preempt_failed[key] = min(need, self.preempt_failed.get(key, need))
             return False
         for r in chosen:
             self.ledger.give(self.obs.gpu_idx[r.job.id], r.job.milli)
@@ -170,6 +192,7 @@ class _Pass:
             self.usage[r.job.team] = self.usage.get(r.job.team, 0.0) - r.job.gpu_units
             self.reasons.append(f"preempt {r.job.id} for {job.id}")
         self.failed.clear()
+        self.preempt_failed.clear()
         placed = self.ledger.place(job)
         assert placed is not None
         self._started(job)
@@ -178,17 +201,19 @@ class _Pass:
     def preempt_lower_priority(self, job: Job) -> bool:
         if not self.cfg.preempt:
             return False
+        if not self.obs.quotas and job.priority <= self.min_running_priority:
+            return False
         under_guarantee = (job.team in self.obs.quotas
                            and self.usage.get(job.team, 0.0) + job.gpu_units
                            <= self.obs.quotas[job.team].guaranteed_gpus + 1e-9)
 
-        def may_evict(r: RunningJob) -> bool:
+        def lower_class(r: RunningJob) -> bool:
             if r.job.priority < job.priority:
                 return True
             return under_guarantee and r.job.team != job.team and _borrowing(r.job.team, self.usage, self.obs.quotas)
 
         # lowest class first, then the most recently started (least work lost)
-        return self.try_preempt_for(job, may_evict, lambda r: (r.job.priority, -r.start_s))
+        return self.try_preempt_for(job, lower_class, lambda r: (r.job.priority, -r.start_s))
 
     def decision(self, **extra: Any) -> Decision:
         return Decision(start=tuple(self.starts), preempt=tuple(self.preempts), reasons=tuple(self.reasons), **extra)
@@ -197,11 +222,8 @@ class _Pass:
 def _greedy(obs: Observation, cfg: SchedConfig, ordered: list[QueuedJob]) -> _Pass:
     """Start every job that fits, in order; a blocked job may preempt lower classes, else is skipped."""
     p = _Pass(obs, cfg)
-    min_running_priority = min((r.job.priority for r in obs.running), default=None)
     for q in ordered[: cfg.scan_depth]:
-        if p.try_start(q.job):
-            continue
-        if min_running_priority is not None and (q.job.priority > min_running_priority or obs.quotas):
+        if not p.try_start(q.job):
             p.preempt_lower_priority(q.job)
     return p
 
@@ -223,10 +245,11 @@ def _shadow(obs: Observation, ledger: Ledger, head: Job, preempted: set[str]) ->
 def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
     state = dict(state or {})
     p = _Pass(obs, cfg)
-    ordered = by_priority(obs.queue)
+    ordered = by_priority(obs.queue, cfg.scan_depth)
     head: Job | None = None
     shadow_s = math.inf
     shadow_ledger: Ledger | None = None
+    conflicts: set[tuple] = set()
     for q in ordered[: cfg.scan_depth]:
         job = q.job
         if head is None:
@@ -247,18 +270,25 @@ def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]
                 state["shadow"] = (obs.version, head.id, shadow_s, shadow_ledger)
             continue
         # backfill candidate: must fit now and not touch the head's reservation
+        if p.full():
+            break
         if not _quota_ok(job, p.usage, obs.quotas) or p.known_to_fail(job):
             continue
+        ends_before_shadow = obs.now_s + job.est_s <= shadow_s
+        shape = (job.allowed_gpus, job.min_gpu_memory_gib, job.whole_gpus, job.milli)
+        if not ends_before_shadow and shape in conflicts:
+            continue  # same GPUs as a candidate already refused since the ledger last changed
         idx = p.ledger.find(job)
         if idx is None:
             p.try_start(job)  # records the failed shape
             continue
-        ends_before_shadow = obs.now_s + job.est_s <= shadow_s
         assert shadow_ledger is not None
         if not ends_before_shadow:
-            if not bool(np.all(shadow_ledger.free[idx] >= job.milli)):
+            if not bool((shadow_ledger.free[idx] >= job.milli).all()):
+                conflicts.add(shape)
                 continue
             shadow_ledger.take(idx, job.milli)
+        conflicts.clear()
         p.ledger.take(idx, job.milli)
         p._started(job)
         p.reasons.append(f"backfill {job.id} ahead of {head.id}")
@@ -266,7 +296,7 @@ def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]
 
 
 def sjf(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
-    ordered = sorted(obs.queue, key=lambda q: (-q.job.priority, q.job.est_s, q.job.submit_s))
+    ordered = heapq.nsmallest(cfg.scan_depth, obs.queue, key=lambda q: (-q.job.priority, q.job.est_s, q.job.submit_s))
     return _greedy(obs, cfg, ordered).decision(), state
 
 
@@ -279,8 +309,8 @@ def las(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
     def attained_running(r: RunningJob) -> float:
         return (r.attained_s + obs.now_s - r.start_s) * r.job.gpu_units
 
-    ordered = sorted(obs.queue, key=lambda q: (-q.job.priority, las_level(q.attained_s * q.job.gpu_units),
-                                               q.job.submit_s))
+    ordered = heapq.nsmallest(cfg.scan_depth, obs.queue, key=lambda q: (
+        -q.job.priority, las_level(q.attained_s * q.job.gpu_units) if q.attained_s else 0, q.job.submit_s))
     p = _Pass(obs, cfg)
     levels = {r.job.id: las_level(attained_running(r)) for r in obs.running}
     for q in ordered[: cfg.scan_depth]:
@@ -320,8 +350,13 @@ def expected_spot_s(job: Job, cfg: SchedConfig) -> float:
 
 
 def choose_offer(job: Job, offers: tuple[NodeOffer, ...], now_s: float, cfg: SchedConfig,
-                 allowed: Callable[[NodeOffer], bool]) -> tuple[NodeOffer | None, str]:
-    """The node with the lowest expected cost for this job that still meets its deadline."""
+                 allowed: Callable[[NodeOffer], bool], backlog_gpus: float = 0.0) -> tuple[NodeOffer | None, str]:
+    """The node with the lowest expected cost for this job that still meets its deadline.
+
+    With a backlog of B GPUs waiting, a machine of n GPUs is charged for this job at
+    hourly × share, share = 1 / min(n, B) GPUs of it in use: so an 8-GPU machine at $0.85/h beats a
+    1-GPU one at $0.14/h once 7+ GPUs are waiting, and loses for a lone 1-GPU job.
+    """
     best: tuple[float, NodeOffer] | None = None
     need = max(job.whole_gpus, 1)
     for o in offers:
@@ -333,7 +368,8 @@ def choose_offer(job: Job, offers: tuple[NodeOffer, ...], now_s: float, cfg: Sch
         finish_s = now_s + cfg.provision_s + run_s * (SPOT_DEADLINE_MARGIN if o.spot else 1.0)
         if job.deadline_s is not None and finish_s > job.deadline_s and o.spot:
             continue
-        cost = o.hourly_usd * (run_s + cfg.provision_s) / 3600.0
+        used = max(min(float(o.gpus), backlog_gpus), float(need))
+        cost = o.hourly_usd * (run_s + cfg.provision_s) / 3600.0 * (need / used)
         if best is None or cost < best[0]:
             best = (cost, o)
     if best is None:
@@ -348,7 +384,7 @@ def cost_aware(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision
         slack = (q.job.deadline_s - obs.now_s - q.job.est_s) if q.job.deadline_s is not None else math.inf
         return (-q.job.priority, slack, q.job.est_s, q.job.submit_s)
 
-    ordered = sorted(obs.queue, key=key)
+    ordered = heapq.nsmallest(cfg.scan_depth, obs.queue, key=key)
     p = _Pass(obs, cfg)
     blocked: list[Job] = []
     for q in ordered[: cfg.scan_depth]:
@@ -361,23 +397,27 @@ def cost_aware(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision
         for n in obs.nodes:
             if n.ready_s > obs.now_s:
                 future.add_node(-n.id - 1, n.gpu, n.gpus)
-        for job in blocked:
-            if not _quota_ok(job, p.usage, obs.quotas):
-                continue
+        waiting = [j for j in blocked if _quota_ok(j, p.usage, obs.quotas) and future.place(j) is None]
+        # GPUs still wanted after provisioning capacity: a big enough backlog buys the machine with the
+        # cheapest price per GPU it will use, a lone job the cheapest machine that holds it
+        backlog = sum(j.gpu_units for j in waiting)
+        for job in waiting:
             if future.place(job) is not None:
+                backlog -= job.gpu_units
                 continue
             models = job.allowed_gpus
 
             def allowed(o: NodeOffer, job: Job = job, models: tuple[str, ...] = models) -> bool:
                 return (not models or o.gpu in models) and o.gpu_memory_gib >= job.min_gpu_memory_gib
 
-            offer, why = choose_offer(job, obs.offers, obs.now_s, cfg, allowed)
+            offer, why = choose_offer(job, obs.offers, obs.now_s, cfg, allowed, max(backlog, job.gpu_units))
             if offer is None:
                 continue
             buys.append(offer)
             p.reasons.append(why)
             future.add_node(-10_000_000 - len(buys), offer.gpu, offer.gpus)
             future.place(job)
+            backlog -= job.gpu_units
     elif blocked and cfg.preempt:
         for job in blocked:
             p.preempt_lower_priority(job)
@@ -387,6 +427,10 @@ def cost_aware(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision
         if not n.elastic or n.idle_since_s is None or n.ready_s > obs.now_s:
             continue
         due = n.idle_since_s + cfg.idle_grace_s
+        gpus = p.ledger.node_gpus.get(n.id)
+        still_idle = gpus is not None and bool(np.all(p.ledger.free[gpus] == MILLI_PER_GPU))
+        if not still_idle:
+            continue  # this pass just started a job on it
         if due <= obs.now_s and not buys:
             release.append(n.id)
             p.reasons.append(f"release idle node {n.id} ({n.gpus}×{n.gpu})")

@@ -64,8 +64,7 @@ def _seconds(values: pd.Series, path: Path) -> np.ndarray:
         row = int(bad[0])
         raise InputError(f"{path}: line {row + 2}, column timestamp: {values.iloc[row]!r} is not a time",
                          fix="use seconds or ISO 8601 like 2023-11-16T18:15:46Z")
-    return parsed.astype("int64").to_numpy() / 1e9 if parsed.dt.unit == "ns" else \
-        (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    return (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
 
 
 def _numbers(frame: pd.DataFrame, col: str, path: Path) -> np.ndarray:

@@ -102,6 +102,7 @@ def fit_profile_curves(profile: JobProfile, catalog: Catalog) -> tuple[dict[str,
     curves: dict[str, ScalingCurve] = {}
     warnings: list[str] = []
     too_small: list[str] = []
+    missing: list[str] = []
     for model, pts in by_model.items():
         counts = sorted({n for n, _ in pts})
         if len(counts) < 2:
@@ -109,6 +110,7 @@ def fit_profile_curves(profile: JobProfile, catalog: Catalog) -> tuple[dict[str,
                             f"measure a second count to use it")
             continue
         if model not in in_catalog:
+            missing.append(model)
             warnings.append(f"{model}: no offer in the catalog, skipped")
             continue
         if memory[model] < profile.memory_gib_per_gpu:
@@ -117,11 +119,14 @@ def fit_profile_curves(profile: JobProfile, catalog: Catalog) -> tuple[dict[str,
             continue
         curves[model] = fit_curve(model, [n for n, _ in pts], [t for _, t in pts])
     if not curves:
-        if too_small and len(too_small) == len([m for m, p in by_model.items() if len({n for n, _ in p}) >= 2]):
+        if too_small:
             raise InfeasibleError(
                 f"profile {profile.name}: memory_gib_per_gpu {profile.memory_gib_per_gpu:g} fits no measured GPU: "
                 f"{', '.join(too_small)}",
                 fix="measure a GPU with more memory or shard the model further (lower memory_gib_per_gpu)")
+        if missing:
+            raise InfeasibleError(f"profile {profile.name}: the catalog has no offer for {', '.join(missing)}",
+                                  fix="use a catalog that sells them or measure a GPU model it sells")
         raise InputError(f"profile {profile.name}: no GPU model has throughput at two or more GPU counts "
                          f"({'; '.join(warnings)})",
                          fix="add a second point (another GPU count) for at least one GPU model")
@@ -161,13 +166,14 @@ def enumerate_options(profile: JobProfile, catalog: Catalog, curves: dict[str, S
         if group.empty:
             continue
         per_node = group["gpus"].to_numpy()
-        # all (row, k) with lo <= k * g <= hi
-        max_k = profile.max_nodes or hi
-        pairs = [(i, k) for i, g in enumerate(per_node) for k in range(max(1, -(-lo // g)), min(hi // g, max_k) + 1)]
-        if not pairs:
+        max_k = min(hi, profile.max_nodes or hi)
+        # all (row, k) with lo <= k * g <= hi and k <= max_nodes, as two flat arrays
+        k_grid = np.arange(1, max_k + 1)
+        ok = (k_grid[None, :] * per_node[:, None] >= lo) & (k_grid[None, :] * per_node[:, None] <= hi)
+        ri, kj = np.nonzero(ok)
+        if ri.size == 0:
             continue
-        ri = np.array([p[0] for p in pairs])
-        k = np.array([p[1] for p in pairs], dtype=float)
+        k = k_grid[kj].astype(float)
         n = k * per_node[ri]
         compute_s = profile.work / curve.units_per_s(n)
         lam_per_s = k * group["node_rate"].to_numpy()[ri] / SECONDS_PER_HOUR
@@ -175,12 +181,14 @@ def enumerate_options(profile: JobProfile, catalog: Catalog, curves: dict[str, S
         hourly = k * group["node_price"].to_numpy()[ri]
         hours = wall_s / SECONDS_PER_HOUR
         cost = hourly * hours
-        for j in np.flatnonzero(np.isfinite(hours)):
-            r = group.iloc[ri[j]]
+        cols = {c: group[c].tolist() for c in ("cloud", "region", "zone", "instance_type", "gpus", "spot", "node_rate")}
+        for j in np.flatnonzero(np.isfinite(hours)).tolist():
+            r = int(ri[j])
+            zone = cols["zone"][r]
             options.append(PlanOption(
-                r["cloud"], r["region"], None if pd.isna(r["zone"]) else r["zone"], r["instance_type"], model,
-                int(n[j]), int(r["gpus"]), int(k[j]), bool(r["spot"]), float(hourly[j]),
-                float(k[j] * r["node_rate"]), float(compute_s[j] / SECONDS_PER_HOUR), float(hours[j]),
+                cols["cloud"][r], cols["region"][r], None if pd.isna(zone) else zone, cols["instance_type"][r], model,
+                int(n[j]), int(cols["gpus"][r]), int(k[j]), bool(cols["spot"][r]), float(hourly[j]),
+                float(k[j] * cols["node_rate"][r]), float(compute_s[j] / SECONDS_PER_HOUR), float(hours[j]),
                 float(cost[j]), curve.is_extrapolated(int(n[j]))))
     return options
 

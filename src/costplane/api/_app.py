@@ -1,0 +1,99 @@
+"""`create_app(settings, store, clock)`: the FastAPI app with its routers, error handlers, metrics and dashboard.
+
+Nothing is created at import time. Optional parts (forecasts, replays, cost attribution, waste,
+controller actuation) are mounted only when their package is installed, so the OpenAPI document
+lists exactly what this build serves.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from costplane.api._errors import error_responses, install_error_handlers
+from costplane.api._metrics import HttpMetrics, new_registry
+from costplane.api._routes import admin, budgets, catalog, decisions, plans, spend
+from costplane.api._schemas import HealthPublic
+from costplane.api._settings import Settings
+from costplane.core.clock import Clock, WallClock
+from costplane.core.errors import StoreError
+from costplane.store import Store
+
+API_PREFIX = "/api/v1"
+# Routers that exist only when the package they call exists: (router module, package it needs).
+OPTIONAL_ROUTERS: tuple[tuple[str, str], ...] = (
+    ("costplane.api._routes.forecasts", "costplane.forecast"),
+    ("costplane.api._routes.replays", "costplane.replay"),
+    ("costplane.api._routes.cost", "costplane.attribute"),
+    ("costplane.api._routes.waste", "costplane.waste"),
+    ("costplane.api._routes.controller", "costplane.controller"),
+)
+
+
+def _operation_id(route: APIRoute) -> str:
+    """`tag-name`, e.g. `budgets-list_budgets`: stable ids the dashboard's client looks routes up by."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def _optional_routers() -> list[APIRouter]:
+    routers = []
+    for module_name, needs in OPTIONAL_ROUTERS:
+        try:
+            importlib.import_module(needs)
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue  # that part of costplane is not in this build: its routes are left out
+        routers.append(module.router)
+    return routers
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the service on `store` (default: the configured database) with `clock` (default: wall time)."""
+    settings = settings or Settings()
+    store = store or Store.open()
+    clock = clock or WallClock()
+    app = FastAPI(title=f"{settings.title} API", version="1",
+                  description="Cost-control plane for GPU infrastructure. Send `Authorization: Bearer TOKEN` "
+                              "to /api/v1 routes; errors are `{error: {code, message, fix}}`.",
+                  generate_unique_id_function=_operation_id, openapi_url="/openapi.json",
+                  docs_url="/docs", redoc_url=None)
+    app.state.settings, app.state.store, app.state.clock = settings, store, clock
+    app.state.catalog = None
+    app.state.controller_running = False
+    app.state.controller = None  # set by `costplane serve` when the control loop runs in this process
+    app.state.registry = new_registry(store, clock, settings)
+    install_error_handlers(app)
+
+    @app.get("/healthz", response_model=HealthPublic, tags=["system"], responses=error_responses(503))
+    def healthz() -> dict:
+        """Liveness and database reachability; needs no token."""
+        try:
+            with store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver failure means "not healthy", reported in the error shape
+            raise StoreError(f"database {store.url} is unreachable: {exc.__class__.__name__}",
+                             fix="check the database") from None
+        return {"status": "ok", "database": "ok", "controller": bool(app.state.controller_running)}
+
+    @app.get("/metrics", tags=["system"], response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
+    def metrics() -> Response:
+        """Prometheus exposition of cost, utilisation, controller, budget and HTTP metrics."""
+        return Response(generate_latest(app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+    v1 = APIRouter(prefix=API_PREFIX)
+    for router in (admin.system_router, admin.router, admin.audit_router, catalog.router, catalog.placement_router, plans.router,
+                   budgets.router, decisions.router, spend.router, *_optional_routers()):
+        v1.include_router(router)
+    app.include_router(v1)
+    if settings.dashboard:
+        from costplane.api._dashboard import mount_dashboard
+
+        mount_dashboard(app)
+    app.add_middleware(HttpMetrics, registry=app.state.registry, prefixes=(API_PREFIX,))
+    return app

@@ -1,0 +1,23 @@
+"""Cost allocation over a window, by team, project, workload or node (team-scoped): `costplane cost` as a route."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from costplane.api import _analytics, _core
+from costplane.api._deps import ClockDep, StoreDep, TeamScope
+from costplane.api._errors import error_responses
+from costplane.api._schemas import CostPublic
+
+router = APIRouter(tags=["cost"], responses=error_responses(400, 401, 403, 422))
+
+
+@router.get("/cost", response_model=CostPublic)
+def get_cost(team: TeamScope, store: StoreDep, clock: ClockDep,
+             window: Annotated[str, Query(max_length=16, description="e.g. 7d")] = "7d",
+             by: Literal["team", "project", "workload", "node"] = "team") -> dict:
+    """Allocated cost per key plus idle; `sum(rows.cost_usd) + idle_usd == total_usd` to the cent."""
+    end_s = clock.now_s()
+    return _analytics.cost_allocation(store, end_s - _core.parse_duration_s(window), end_s, by, team)

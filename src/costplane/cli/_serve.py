@@ -1,0 +1,171 @@
+"""`costplane serve` (API, dashboard, /metrics and the controller in one process) and `costplane token`.
+
+On a fresh store, `serve` issues the first admin token: printed once on stderr and written to
+$COSTPLANE_HOME/admin-token (mode 0600). It also seeds the bundled demo data (see
+costplane.api._seed) unless `--no-seed`, so the dashboard shows something on first start.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: COSTPLANE_DB_URL or ~/.costplane SQLite).")]
+ADMIN_TOKEN_FILE = "admin-token"
+CONTROLLER_RETRY_S = 30.0  # after a failed cycle, wait this long before the loop tries again
+
+token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
+
+
+def _write_admin_token(secret: str) -> Path:
+    from costplane.store._engine import data_dir
+
+    path = data_dir() / ADMIN_TOKEN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    os.chmod(path, 0o600)  # also when the file existed with wider permissions
+    return path
+
+
+def _start_controller(store, clock, services: Path | None, interval_s: float, stop: threading.Event):
+    """The control loop in a daemon thread, when this build has it; returns the Controller or None."""
+    try:
+        from costplane.actuate import DryRunActuator
+        from costplane.controller import AutoscaleDecide, Controller, load_services
+    except ImportError:
+        return None
+    from costplane.cli._demo import example_path
+
+    specs = load_services(services or example_path("services.yaml"))
+    controller = Controller(store, clock, DryRunActuator(), specs, AutoscaleDecide(), interval_s=interval_s)
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                controller.run_forever(stop)
+            except Exception as exc:  # one bad cycle must not take the API down; it is retried
+                err_console.print(f"controller: cycle failed: {exc}; retrying in {CONTROLLER_RETRY_S:g} s",
+                                  highlight=False, markup=False)
+                stop.wait(CONTROLLER_RETRY_S)
+
+    thread = threading.Thread(target=loop, name="costplane-controller", daemon=True)
+    thread.start()
+    return controller
+
+
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    db: DbOpt = None,
+    catalog: CatalogOpt = None,
+    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load the bundled demo data into an empty store.")] = True,
+    controller: Annotated[bool, typer.Option("--controller/--no-controller", help="Run the control loop (dry-run actuator).")] = True,
+    services: Annotated[Path | None, typer.Option(help="Services YAML for the controller (default: bundled).")] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between controller cycles.", min=1.0)] = 60.0,
+) -> None:
+    """Serve the REST API (/api/v1), the dashboard (/), /metrics and /healthz, with the controller running."""
+    import uvicorn
+
+    from costplane.api import Settings, create_app, ensure_admin_token
+    from costplane.core.clock import WallClock
+    from costplane.store import Store
+
+    store = Store.open(db)
+    clock = WallClock()
+    issued = ensure_admin_token(store, clock.now_s())
+    if issued is not None:
+        path = _write_admin_token(issued.secret)
+        err_console.print(f"first start: admin token (shown once, also in {path}, mode 0600):\n{issued.secret}",
+                          highlight=False, markup=False, soft_wrap=True)
+    settings = Settings(catalog_path=catalog)
+    app = create_app(settings, store, clock)
+    if seed:
+        from costplane.api._seed import seed_demo
+        from costplane.catalog import load_catalog
+
+        added = seed_demo(store, load_catalog(catalog), clock.now_s())
+        if added["cost_records"]:
+            err_console.print(f"seeded demo data: {added['cost_records']} cost lines, {added['usage_samples']} "
+                              "usage samples (source demo-seed)", highlight=False)
+    stop = threading.Event()
+    if controller:
+        app.state.controller = _start_controller(store, clock, services, interval, stop)
+        app.state.controller_running = app.state.controller is not None
+    err_console.print(f"costplane serving on http://{host}:{port}/ (store {store.url})", highlight=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+
+
+@token_app.command("create")
+def token_create_cmd(
+    name: Annotated[str, typer.Option(help="A unique name, e.g. the person or system using it.")],
+    role: Annotated[str, typer.Option(help="viewer (read), operator (also change and actuate) or admin (also tokens).")] = "viewer",
+    team: Annotated[str | None, typer.Option(help="Scope the token to one team (default: all teams).")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API token and print its secret once (only its SHA-256 is stored)."""
+    from costplane.api import create_token
+    from costplane.core.clock import WallClock
+    from costplane.store import Store
+
+    issued = create_token(Store.open(db), name, role, team, WallClock().now_s(), actor="cli")
+    if as_json:
+        emit_json({"id": issued.id, "name": issued.name, "role": issued.role, "team": issued.team,
+                   "token": issued.secret})
+        return
+    err_console.print(f"token {issued.name!r} ({issued.role}{', team ' + issued.team if issued.team else ''}); "
+                      "store it now, it is not shown again:", highlight=False, markup=False)
+    console.print(issued.secret, highlight=False, markup=False, soft_wrap=True)
+
+
+@token_app.command("list")
+def token_list_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List tokens (names, roles, teams; never secrets)."""
+    from costplane.api._tokens import list_tokens
+    from costplane.store import Store
+
+    rows, _ = list_tokens(Store.open(db), limit=10_000, offset=0)
+    data = [{"id": r.id, "name": r.name, "role": r.role, "team": r.team, "revoked": r.revoked} for r in rows]
+    if as_json:
+        emit_json({"tokens": data})
+        return
+    table = Table(title="API tokens")
+    for col in ("id", "name", "role", "team", "revoked"):
+        table.add_column(col)
+    for d in data:
+        table.add_row(str(d["id"]), d["name"], d["role"], d["team"] or "(all)", "yes" if d["revoked"] else "")
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke_cmd(token_id: Annotated[int, typer.Argument(help="Token id (see `costplane token list`).")],
+                     db: DbOpt = None) -> None:
+    """Revoke a token: it stops working at once."""
+    from costplane.api._tokens import revoke_token
+    from costplane.core.clock import WallClock
+    from costplane.store import Store
+
+    row = revoke_token(Store.open(db), token_id, WallClock().now_s(), actor="cli")
+    console.print(f"revoked token {row.id} ({row.name})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)
+    app.add_typer(token_app, name="token")
+
+
+def demo_serve() -> None:
+    console.print("[bold]serve[/]: `costplane serve` starts the API, dashboard and controller on "
+                  "http://127.0.0.1:8000/ (first start prints an admin token and loads demo data)")

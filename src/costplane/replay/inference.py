@@ -1,0 +1,269 @@
+"""Inference autoscaling replay: a demand series fed through a policy with cold starts and a FIFO queue.
+
+Time runs in steps of the series' `step_s`; the policy is asked every `decision_interval_s` with an
+Observation of the demand before now (the same function object the live controller calls).
+- Replicas it adds are paid from that step and ready `ceil(cold_start_s / step_s)` steps later.
+  Replicas it removes go newest-warming first, then ready ones; they stop being paid at once.
+- Each step, ready replicas serve `capacity_per_replica x step_s` units, oldest queued demand first.
+  Demand served within `max_queue_s` of its arrival step counts as served; older demand leaves the
+  queue unserved. Demand still queued at the end is served by the last fleet while its budget lasts. With `max_queue_s: 0` only
+  demand served in its own step counts, and serving is vectorised.
+- The fleet at step 0 is `initial_replicas`, ready and already paid for: by default what the first
+  cold start + decision interval needs, within bounds (the service was running before the trace).
+  The oracle starts from the same fleet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from costplane.autoscale import AutoscaleConfig, Observation, ServiceSpec, load_policy, replicas_for_rate
+from costplane.autoscale._forecaster import window_rates
+from costplane.replay.oracle import OracleResult, cold_start_steps, needed_replicas, oracle, queue_steps
+from costplane.traces import DemandSeries
+
+
+@dataclass(frozen=True)
+class InferenceReplay:
+    """What one policy did on one trace; arrays are per step, money and hours for the whole trace."""
+
+    policy: str
+    series: DemandSeries
+    spec: ServiceSpec
+    price_usd_per_hour: float
+    up_replicas: np.ndarray       # paid replicas per step (cold starts included)
+    ready_replicas: np.ndarray
+    served_units: float
+    unserved_units: float
+    cold_starts: int
+    decisions: int
+    p99_queue_delay_s: float
+    oracle: OracleResult | None = None
+    price_source: str = ""
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def gpu_hours(self) -> float:
+        return float(self.up_replicas.sum()) * self.series.step_s / 3600.0 * self.spec.gpus_per_replica
+
+    @property
+    def replica_hours(self) -> float:
+        return float(self.up_replicas.sum()) * self.series.step_s / 3600.0
+
+    @property
+    def cost_usd(self) -> float:
+        return self.replica_hours * self.price_usd_per_hour
+
+    @property
+    def oracle_cost_usd(self) -> float | None:
+        return None if self.oracle is None else self.oracle.replica_hours * self.price_usd_per_hour
+
+    @property
+    def demand_served_fraction(self) -> float:
+        total = self.served_units + self.unserved_units
+        return 1.0 if total <= 0 else self.served_units / total
+
+    def to_dict(self) -> dict[str, Any]:
+        oc = self.oracle_cost_usd
+        ratio = None if oc is None else (self.cost_usd / oc if oc > 0 else (1.0 if self.cost_usd == 0 else math.inf))
+        return {
+            "policy": self.policy,
+            "cost_usd": round(self.cost_usd, 4),
+            "oracle_cost_usd": None if oc is None else round(oc, 4),
+            "cost_ratio_to_oracle": ratio,
+            "demand_served_fraction": self.demand_served_fraction,
+            "gpu_hours": self.gpu_hours,
+            "replica_hours": self.replica_hours,
+            "cold_starts": self.cold_starts,
+            "peak_replicas": int(self.up_replicas.max(initial=0)),
+            "mean_replicas": float(self.up_replicas.mean()) if self.up_replicas.size else 0.0,
+            "served_units": self.served_units,
+            "unserved_units": self.unserved_units,
+            "p99_queue_delay_s": self.p99_queue_delay_s,
+            "decisions": self.decisions,
+            "price_usd_per_hour": self.price_usd_per_hour,
+            "price_source": self.price_source,
+            "oracle_method": None if self.oracle is None else self.oracle.method,
+            "oracle_unservable_units": None if self.oracle is None else self.oracle.unservable_units,
+            "service": self.spec.to_dict(),
+            "trace": self.series.summary(),
+            "replay_seconds": self.seconds,
+            "warnings": list(self.warnings),
+        }
+
+
+def initial_replicas(series: DemandSeries, spec: ServiceSpec, decision_interval_s: float) -> int:
+    """The fleet already running at step 0: what the first cold start + decision interval needs, bounded."""
+    steps = cold_start_steps(spec, series.step_s) + max(1, int(round(decision_interval_s / series.step_s)))
+    need = int(needed_replicas(series.counts[:steps], spec, series.step_s).max(initial=0))
+    return min(spec.max_replicas, max(spec.floor_replicas, need))
+
+
+def static_peak_replicas(series: DemandSeries, spec: ServiceSpec) -> int:
+    """Replicas that serve the peak service-window rate (window = max_queue_s + one step)."""
+    w = 1 + queue_steps(spec, series.step_s)
+    peak = float(window_rates(series.counts, w).max()) / series.step_s
+    return min(spec.max_replicas, max(spec.floor_replicas, replicas_for_rate(peak, spec.capacity_per_replica)))
+
+
+def capacity_warning(series: DemandSeries, spec: ServiceSpec) -> str | None:
+    w = 1 + queue_steps(spec, series.step_s)
+    peak = float(window_rates(series.counts, w).max()) / series.step_s
+    top = spec.max_replicas * spec.capacity_per_replica
+    if peak > top + 1e-9:
+        return (f"peak demand {peak:.2f}/s (over {w * series.step_s:g} s) exceeds max_replicas {spec.max_replicas} x "
+                f"{spec.capacity_per_replica:g}/s = {top:g}/s: some demand cannot be served; raise max_replicas "
+                f"to {replicas_for_rate(peak, spec.capacity_per_replica)}")
+    return None
+
+
+class _Queue:
+    """FIFO of (arrival step, units) with a deadline of `d` steps; tracks the delay of served units."""
+
+    __slots__ = ("d", "items", "units", "unserved", "delay_units")
+
+    def __init__(self, d: int) -> None:
+        self.d = d
+        self.items: deque[list[float]] = deque()
+        self.units = 0.0
+        self.unserved = 0.0
+        self.delay_units = np.zeros(d + 1)
+
+    def run(self, t0: int, arrivals: np.ndarray, capacity: float) -> float:
+        """Steps t0.. with constant capacity; while nothing waits, steps that fit are served in one numpy pass."""
+        served = 0.0
+        i, n = 0, arrivals.size
+        while i < n:
+            if not self.items:
+                over = np.flatnonzero(arrivals[i:] > capacity)
+                j = n if over.size == 0 else i + int(over[0])
+                if j > i:
+                    fit = float(arrivals[i:j].sum())
+                    self.delay_units[0] += fit
+                    served += fit
+                    i = j
+                    continue
+            served += self.step(t0 + i, float(arrivals[i]), capacity)
+            i += 1
+        return served
+
+    def step(self, t: int, arrived: float, capacity: float) -> float:
+        items = self.items
+        if not items and arrived <= capacity:  # fast path: nothing waits, all served now
+            self.delay_units[0] += arrived
+            return arrived
+        while items and items[0][0] < t - self.d:
+            self.unserved += items[0][1]
+            self.units -= items[0][1]
+            items.popleft()
+        if arrived > 0:
+            items.append([t, arrived])
+            self.units += arrived
+        served = 0.0
+        while capacity > 1e-12 and items:
+            head = items[0]
+            take = head[1] if head[1] <= capacity else capacity
+            head[1] -= take
+            capacity -= take
+            served += take
+            self.delay_units[t - int(head[0])] += take
+            if head[1] <= 1e-12:
+                items.popleft()
+        self.units -= served
+        if not items:
+            self.units = 0.0
+        return served
+
+
+def replay_inference(series: DemandSeries, spec: ServiceSpec, policy: str | Callable[..., Any],
+                     price_usd_per_hour: float, cfg: AutoscaleConfig | None = None, *,
+                     with_oracle: bool = True, start_replicas: int | None = None, price_source: str = "",
+                     oracle_result: OracleResult | None = None) -> InferenceReplay:
+    """Replay `series` through `policy` (a POLICIES name, module:function, or a guarded decide function)."""
+    import time
+
+    began = time.perf_counter()
+    name = policy if isinstance(policy, str) else getattr(policy, "__name__", "policy")
+    decide = load_policy(policy) if isinstance(policy, str) else policy
+    cfg = cfg or AutoscaleConfig(service=spec)
+    if cfg.service is not spec:
+        cfg = replace(cfg, service=spec)
+    if name == "static-peak" and cfg.static_replicas is None:
+        cfg = replace(cfg, static_replicas=static_peak_replicas(series, spec))
+    step = series.step_s
+    counts = series.counts
+    n = counts.size
+    per_step = spec.capacity_per_replica * step
+    c = cold_start_steps(spec, step)
+    d = queue_steps(spec, step)
+    every = max(1, int(round(cfg.decision_interval_s / step)))
+    n0 = initial_replicas(series, spec, cfg.decision_interval_s) if start_replicas is None else start_replicas
+
+    up = np.zeros(n, dtype=np.int64)
+    ready_arr = np.zeros(n, dtype=np.int64)
+    ready = n0
+    warming: deque[int] = deque()  # ready-at steps, oldest first
+    queue = _Queue(d) if d > 0 else None
+    state: Any = None
+    cold_starts = decisions = 0
+    served = 0.0
+    for t0 in range(0, n, every):
+        obs = Observation(series.start_s + t0 * step, step, counts[:t0], ready, len(warming),
+                          queue.units if queue else 0.0)
+        decision, state = decide(obs, state, cfg)
+        decisions += 1
+        desired = int(decision.desired_replicas)
+        current = ready + len(warming)
+        if desired > current:
+            warming.extend([t0 + c] * (desired - current))
+            cold_starts += desired - current
+        elif desired < current:
+            drop = current - desired
+            while drop and warming:
+                warming.pop()
+                drop -= 1
+            ready -= drop
+        t1 = min(t0 + every, n)
+        t = t0
+        while t < t1:  # constant fleet between warm-ups: fill per segment
+            while warming and warming[0] <= t:
+                warming.popleft()
+                ready += 1
+            nxt = min(t1, warming[0]) if warming else t1
+            ready_arr[t:nxt] = ready
+            up[t:nxt] = ready + len(warming)
+            if queue is not None:
+                served += queue.run(t, counts[t:nxt], ready * per_step)
+            t = nxt
+    if queue is None:
+        served_per_step = np.minimum(counts, ready_arr * per_step)
+        served = float(served_per_step.sum())
+        unserved = float(counts.sum()) - served
+        delays = np.array([served])
+    else:
+        # Demand that arrived in the last D steps is still within budget at the end: the fleet left
+        # running serves it (unpaid, like the oracle, which need not serve it at all).
+        cap = int(ready_arr[-1]) * per_step
+        for s in range(n, n + d):
+            served += queue.step(s, 0.0, cap)
+        unserved = queue.unserved + queue.units
+        delays = queue.delay_units
+    cum = np.cumsum(delays)
+    p99 = float(np.searchsorted(cum, 0.99 * cum[-1]) * step) if cum[-1] > 0 else 0.0
+    warnings = list(series.warnings)
+    warn = capacity_warning(series, spec)
+    if warn:
+        warnings.append(warn)
+    orc = oracle_result
+    if orc is None and with_oracle:
+        orc = oracle(counts, spec, step, n0)
+    return InferenceReplay(name, series, spec, price_usd_per_hour, up, ready_arr, served, max(0.0, unserved),
+                           cold_starts, decisions, p99, orc, price_source, time.perf_counter() - began,
+                           tuple(warnings))

@@ -1,0 +1,237 @@
+"""The perfect-foresight oracle: a lower bound on the cost of any replica schedule that serves all demand.
+
+Model (the replay's, in steps of `step_s`): a replica started at step b is paid from b and serves from
+b + c (c = ceil(cold_start_s / step_s)); `N0` replicas are up and ready at step 0 for free (the service
+was running before the trace). Ready capacity per step is C = capacity_per_replica x step_s. Let a_t be
+demand arriving in step t, D = floor(max_queue_s / step_s) the queue budget in steps, u_t the replicas
+up (paid) and rho_t <= u_t the ready ones. Cost = price x step_s x sum_t u_t.
+
+No queue (D = 0): closed form per layer. Demand needs n_t = min(max_replicas, ceil(a_t / C)) ready
+replicas in step t (plus `floor` = max(min_replicas, 1) at all times when scale_to_zero is false).
+Write S_k = {t : n_t >= k} and U_k = {t : u_t >= k}, so sum_t u_t = sum_k |U_k|. Claim: every maximal
+run [b, e) of U_k that does not start at step 0 with k <= N0 has rho_t < k on [b, b + c): a replica
+ready at t in that prefix was started at or before t - c < b and is still up, so it was up at b - 1,
+where fewer than k were up. Hence S_k must be covered by runs of U_k minus their first c steps, and
+
+    |U_k| >= cost_k = sum_i len(run_i of S_k) + sum_gaps min(gap, c) + lead_k
+
+where the gaps are those between consecutive runs of S_k (keep the replica through a gap or pay a
+fresh cold start, whichever is shorter), and lead_k = min(first start, c) if k <= N0 (keep the
+initial replica or restart it) else c. Layers are independent, so sum_k cost_k is the exact minimum
+over integer schedules (the layer construction attains it) and a lower bound for every policy.
+Worked example: c = 2, a replica needed in steps {3, 4} and {6}, k <= N0: 2 + 1 + min(1, 2) +
+min(3, 2) = 6 step-replicas (keep it through the 1-step gap; restart rather than idle 3 steps).
+
+Queue (D > 0): demand of step t may be served in steps t..t+D. LP relaxation (HiGHS), variables
+rho_t in [floor, max_replicas], starts x_t >= 0 (ready at t + c), cumulative served s_t:
+
+    min   sum_t rho_t + c sum_t x_t
+    s.t.  rho_0 <= N0;  rho_t - rho_{t-1} - x_{t-c} <= 0                (readiness needs a start c earlier)
+          s_t - s_{t-1} - C rho_t <= 0                                   (capacity per step)
+          min(A_{t-D}, M_t) <= s_t <= A_t                                (serve by the deadline, not before arrival)
+
+with A the cumulative arrivals and M_t what a fleet at max_replicas could have served by t (so an
+undersized max_replicas leaves the LP feasible). Every replay schedule maps to a feasible point of
+equal cost, so the LP optimum is a lower bound. Long traces are cut into windows, each solved with
+a free initial fleet and no deadline past its end: every window then relaxes the restriction of the
+global schedule, so the sum of window optima is still a lower bound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from costplane.autoscale import ServiceSpec
+
+LP_WINDOW_STEPS = 14_400  # 4 h at 1 s: HiGHS solves one window in about a second
+_MILP_SECONDS = [0.0]     # per-window time for the integer program (0 = LP only); see milp_seconds()
+
+
+@contextmanager
+def milp_seconds(seconds: float) -> Iterator[None]:
+    """Within the block, the queue bound also runs the MILP for `seconds` per window and keeps its dual bound.
+
+    HiGHS' MILP dual bound is valid whenever it stops (it never exceeds the integer optimum) and is at
+    least the LP bound, so this only tightens the oracle; it costs time and, being time-limited, can
+    differ from machine to machine, so the default stays the deterministic LP.
+    """
+    old = _MILP_SECONDS[0]
+    _MILP_SECONDS[0] = max(0.0, float(seconds))
+    try:
+        yield
+    finally:
+        _MILP_SECONDS[0] = old
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    replica_steps: float          # sum over steps of replicas paid (cold starts included)
+    step_s: float
+    method: str                   # "closed-form" or "lp"
+    unservable_units: float       # demand no schedule within max_replicas can serve in time
+
+    @property
+    def replica_hours(self) -> float:
+        return self.replica_steps * self.step_s / 3600.0
+
+
+def cold_start_steps(spec: ServiceSpec, step_s: float) -> int:
+    return int(math.ceil(spec.cold_start_s / step_s - 1e-9))
+
+
+def queue_steps(spec: ServiceSpec, step_s: float) -> int:
+    return int(math.floor(spec.max_queue_s / step_s + 1e-9))
+
+
+def needed_replicas(counts: np.ndarray, spec: ServiceSpec, step_s: float) -> np.ndarray:
+    """n_t: ready replicas step t needs with no queue (not yet clipped to max_replicas)."""
+    per_step = spec.capacity_per_replica * step_s
+    return np.ceil(counts / per_step - 1e-9).clip(min=0).astype(np.int64)
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and (exclusive) ends of the True runs of a boolean vector."""
+    edges = np.diff(np.concatenate([[0], mask.view(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def layer_cost(mask: np.ndarray, cold_steps: int, initially_up: bool) -> int:
+    """Minimum paid steps of one replica layer that must be ready on `mask` (see the module docstring)."""
+    starts, ends = _runs(mask)
+    if starts.size == 0:
+        return 0
+    busy = int((ends - starts).sum())
+    gaps = int(np.minimum(starts[1:] - ends[:-1], cold_steps).sum())
+    lead = min(int(starts[0]), cold_steps) if initially_up else cold_steps
+    return busy + gaps + lead
+
+
+def closed_form(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int) -> OracleResult:
+    need = needed_replicas(counts, spec, step_s)
+    per_step = spec.capacity_per_replica * step_s
+    unservable = float(np.maximum(counts - spec.max_replicas * per_step, 0).sum())
+    need = np.minimum(need, spec.max_replicas)
+    floor = 0 if spec.scale_to_zero else spec.floor_replicas
+    c = cold_start_steps(spec, step_s)
+    total = 0
+    for k in range(1, int(max(need.max(initial=0), floor)) + 1):
+        if k <= floor:
+            total += need.size  # up for the whole trace; the initial fleet covers it from step 0
+        else:
+            total += layer_cost(need >= k, c, initially_up=k <= initial_replicas)
+    return OracleResult(float(total), step_s, "closed-form", unservable)
+
+
+def max_fleet_served(counts: np.ndarray, per_step_capacity: np.ndarray, d: int) -> np.ndarray:
+    """Cumulative demand served on time (FIFO, deadline d steps) by the given capacity per step."""
+    served = np.zeros(counts.size)
+    queue: list[list[float]] = []  # [arrival step, units left]
+    head = 0
+    total = 0.0
+    for t in range(counts.size):
+        while head < len(queue) and queue[head][0] < t - d:
+            head += 1
+        if counts[t] > 0:
+            queue.append([t, float(counts[t])])
+        cap = per_step_capacity[t]
+        while cap > 1e-12 and head < len(queue):
+            take = min(cap, queue[head][1])
+            queue[head][1] -= take
+            cap -= take
+            total += take
+            if queue[head][1] <= 1e-12:
+                head += 1
+        served[t] = total
+    return served
+
+
+def _lp_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: int, rho0_max: float,
+               floor: int, integer_s: float = 0.0) -> float:
+    n = counts.size
+    per_step = spec.capacity_per_replica * step_s
+    cum = np.cumsum(counts)
+    due = np.concatenate([np.zeros(min(d, n)), cum[: max(n - d, 0)]])
+    cap = np.full(n, spec.max_replicas * per_step)
+    cap[: min(c, n)] = rho0_max * per_step
+    lower = np.minimum(due, max_fleet_served(counts, cap, d)) if cum[-1] > 0 else np.zeros(n)
+    m = max(n - c, 0)  # starts whose ready step falls inside the window
+    # variable layout: rho (n) | x (m) | s (n)
+    ir, ix, is_ = 0, n, n + m
+    rows, cols, vals = [], [], []
+    r = 0
+    for_rho = np.arange(1, n)
+    # rho_t - rho_{t-1} - x_{t-c} <= 0
+    k = for_rho.size
+    rr = np.arange(r, r + k)
+    rows += [rr, rr]
+    cols += [ir + for_rho, ir + for_rho - 1]
+    vals += [np.ones(k), -np.ones(k)]
+    has_x = for_rho >= c
+    rows.append(rr[has_x])
+    cols.append(ix + for_rho[has_x] - c)
+    vals.append(-np.ones(int(has_x.sum())))
+    r += k
+    # s_t - s_{t-1} - C rho_t <= 0
+    t = np.arange(n)
+    rr = np.arange(r, r + n)
+    rows += [rr, rr[1:], rr]
+    cols += [is_ + t, is_ + t[1:] - 1, ir + t]
+    vals += [np.ones(n), -np.ones(n - 1), -per_step * np.ones(n)]
+    r += n
+    a = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n + m + n))
+    cost = np.concatenate([np.ones(n), np.full(m, float(c)), np.zeros(n)])
+    lo_rho = np.full(n, float(floor))
+    hi_rho = np.full(n, float(spec.max_replicas))
+    hi_rho[0] = max(rho0_max, floor)
+    bounds = np.concatenate([
+        np.column_stack([lo_rho, hi_rho]),
+        np.column_stack([np.zeros(m), np.full(m, np.inf)]),
+        np.column_stack([lower, cum]),
+    ])
+    if integer_s:
+        integrality = np.concatenate([np.ones(n + m), np.zeros(n)])
+        res = milp(cost, constraints=LinearConstraint(a, -np.inf, np.zeros(r)), integrality=integrality,
+                   bounds=Bounds(bounds[:, 0], bounds[:, 1]),
+                   options={"time_limit": integer_s, "mip_rel_gap": 1e-3, "disp": False})
+        if res.get("mip_dual_bound") is not None and np.isfinite(res.mip_dual_bound):
+            return max(float(res.mip_dual_bound), _lp_value(cost, a, r, bounds))
+    return _lp_value(cost, a, r, bounds)
+
+
+def _lp_value(cost: np.ndarray, a: sp.csr_matrix, r: int, bounds: np.ndarray) -> float:
+    res = linprog(cost, A_ub=a, b_ub=np.zeros(r), bounds=bounds, method="highs")
+    if res.status != 0:  # pragma: no cover - the bounds above are built to be feasible
+        raise RuntimeError(f"oracle LP failed: {res.message}")
+    return float(res.fun)
+
+
+def lp_bound(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int,
+             window_steps: int = LP_WINDOW_STEPS) -> OracleResult:
+    c = cold_start_steps(spec, step_s)
+    d = queue_steps(spec, step_s)
+    floor = 0 if spec.scale_to_zero else spec.floor_replicas
+    total = 0.0
+    for start in range(0, counts.size, window_steps):
+        chunk = counts[start: start + window_steps]
+        rho0 = initial_replicas if start == 0 else spec.max_replicas  # later windows: free initial fleet
+        total += _lp_window(chunk, spec, step_s, c, d, rho0, floor, _MILP_SECONDS[0])
+    per_step = spec.capacity_per_replica * step_s
+    cap = np.full(counts.size, spec.max_replicas * per_step)
+    cap[: min(c, counts.size)] = initial_replicas * per_step
+    served = max_fleet_served(counts, cap, d)
+    unservable = float(counts.sum() - (served[-1] if served.size else 0.0))
+    return OracleResult(total, step_s, "milp-dual-bound" if _MILP_SECONDS[0] else "lp", max(0.0, unservable))
+
+
+def oracle(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int) -> OracleResult:
+    """The lower bound: closed form without a queue, the HiGHS LP relaxation with one."""
+    if queue_steps(spec, step_s) == 0:
+        return closed_form(counts, spec, step_s, initial_replicas)
+    return lp_bound(counts, spec, step_s, initial_replicas)

@@ -1,0 +1,150 @@
+"""Every policy through the same assertions (statsforecast's assert_class style), guards, and pool allocation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costplane.autoscale import (
+    ALLOCATION_RULES,
+    POLICIES,
+    AutoscaleConfig,
+    Decision,
+    Observation,
+    ServiceSpec,
+    allocate_pool,
+    guarded,
+    load_policy,
+    parse_service_spec,
+)
+from costplane.core.errors import InputError
+
+SPEC = ServiceSpec("chat", "H100", 1, 2.0, 120.0, 1, 10, False, 10.0)
+CFG = AutoscaleConfig(service=SPEC, static_replicas=6, warmup_s=0.0)
+
+
+def obs(demand, now=1000.0, ready=2, starting=0, queue=0.0):
+    return Observation(now, 1.0, np.asarray(demand, dtype=float), ready, starting, queue)
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_policy_contract_bounds_determinism_and_reasons(name):
+    rng = np.random.default_rng(1)
+    decide = POLICIES[name]
+    state = None
+    for k in range(60):
+        demand = rng.poisson(rng.uniform(0, 40), size=900).astype(float)
+        o = obs(demand, now=1000.0 + 15 * k, ready=int(rng.integers(0, 12)), starting=int(rng.integers(0, 3)))
+        d1, s1 = decide(o, state, CFG)
+        d2, _ = decide(o, state, CFG)
+        assert d1 == d2  # same observation and state -> same decision (no hidden clock or globals)
+        assert SPEC.floor_replicas <= d1.desired_replicas <= SPEC.max_replicas
+        assert d1.reasons and d1.kind == ("noop" if d1.desired_replicas == o.current_replicas else "scale")
+        state = s1
+
+
+def test_decision_is_a_frozen_value():
+    d = Decision(3, 3, ("steady",))
+    assert d.kind == "noop" and Decision(3, 5).kind == "scale"
+    with pytest.raises(AttributeError):
+        d.desired_replicas = 4  # type: ignore[misc]
+
+
+def test_hpa_tolerance_scale_up_and_300s_stabilisation():
+    hpa = POLICIES["hpa"]
+    target = 0.7 * 2.0
+    d, _ = hpa(obs(np.full(60, 4 * target * 1.05), ready=4), None, CFG)
+    assert d.desired_replicas == 4  # within 10 % tolerance
+    d, state = hpa(obs(np.full(60, 8 * target), ready=4), None, CFG)
+    assert d.desired_replicas == 8  # ceil(4 * 2.0)
+    d, state = hpa(obs(np.full(60, 2 * target), now=1100.0, ready=8), state, CFG)
+    assert d.desired_replicas == 8  # scale-down held by the 300 s window
+    d, _ = hpa(obs(np.full(60, 2 * target), now=1000.0 + 301, ready=8), state, CFG)
+    assert d.desired_replicas == 2
+
+
+def test_knative_panics_on_a_burst_and_holds():
+    kn = POLICIES["knative"]
+    calm = np.full(120, 1.0)
+    burst = np.concatenate([calm, np.full(6, 12.0)])
+    d, state = kn(obs(burst, ready=1), None, CFG)
+    assert d.desired_replicas >= 8 and "panic" in d.reasons[0]
+    d, state = kn(obs(np.concatenate([burst, np.full(15, 1.0)]), now=1015.0, ready=9), state, CFG)
+    assert d.desired_replicas >= 9  # no scale-down while panicking
+    d, _ = kn(obs(np.full(200, 1.0), now=1080.0, ready=9), state, CFG)
+    assert d.desired_replicas < 9  # out of panic after the 60 s stable window
+
+
+def test_predictive_provisions_the_high_quantile_ahead():
+    rng = np.random.default_rng(3)
+    demand = rng.poisson(6.0, size=900).astype(float)
+    d, _ = POLICIES["predictive"](obs(demand, ready=3), None, CFG)
+    # 11 s service window: mean 6/s; the 99.5 % quantile of the window rate needs 4-6 replicas of 2/s
+    assert 4 <= d.desired_replicas <= 6
+
+
+def test_guard_delays_in_seconds_and_scale_to_zero():
+    spec = replace(SPEC, min_replicas=0, scale_to_zero=True)
+    cfg = AutoscaleConfig(service=spec, downscale_delay_s=60.0, scale_to_zero_delay_s=30.0, warmup_s=0.0)
+
+    def wants(n):
+        return lambda o, s, c: (Decision(o.current_replicas, n, ("test",)), s)
+
+    down = guarded(wants(1))
+    d, st_ = down(obs(np.ones(100), now=0.0, ready=5), None, cfg)
+    assert d.desired_replicas == 5
+    d, st_ = down(obs(np.ones(100), now=59.0, ready=5), st_, cfg)
+    assert d.desired_replicas == 5
+    d, _ = down(obs(np.ones(100), now=60.0, ready=5), st_, cfg)
+    assert d.desired_replicas == 1
+    to_zero = guarded(wants(0))
+    recent = np.concatenate([np.ones(100), np.zeros(10)])
+    assert to_zero(obs(recent, ready=1), None, replace(cfg, downscale_delay_s=0))[0].desired_replicas == 1
+    idle = np.concatenate([np.ones(100), np.zeros(30)])
+    assert to_zero(obs(idle, ready=1), None, replace(cfg, downscale_delay_s=0))[0].desired_replicas == 0
+    assert guarded(wants(99))(obs(np.ones(10)), None, cfg)[0].desired_replicas == spec.max_replicas
+
+
+def test_user_policy_by_import_path_gets_the_guards():
+    p = load_policy("costplane.autoscale._policies:predictive")
+    d, _ = p(obs(np.full(900, 500.0)), None, CFG)
+    assert d.desired_replicas == SPEC.max_replicas
+    with pytest.raises(InputError):
+        load_policy("nope")
+
+
+def test_service_spec_validation():
+    raw = {"name": "x", "gpu": "h100", "gpus_per_replica": 1, "capacity_per_replica": 2, "cold_start_s": 60,
+           "min_replicas": 0, "max_replicas": 4, "scale_to_zero": True}
+    spec = parse_service_spec(raw)
+    assert spec.gpu == "H100" and spec.max_queue_s == 0.0 and spec.price_usd_per_hour is None
+    with pytest.raises(InputError, match="min_replicas 5 > max_replicas 4"):
+        parse_service_spec({**raw, "min_replicas": 5})
+    with pytest.raises(InputError, match="missing scale_to_zero"):
+        parse_service_spec({k: v for k, v in raw.items() if k != "scale_to_zero"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcdefg"), st.integers(0, 50), min_size=1),
+       st.integers(0, 120), st.sampled_from(list(ALLOCATION_RULES)),
+       st.dictionaries(st.sampled_from("abcdefg"), st.floats(0, 10)))
+def test_allocation_never_exceeds_capacity_or_requests(requests, capacity, rule, params):
+    grants = allocate_pool(requests, capacity, rule, params)
+    assert set(grants) == set(requests)
+    assert sum(grants.values()) <= capacity
+    assert all(0 <= grants[n] <= requests[n] for n in requests)
+    if sum(requests.values()) <= capacity:
+        assert grants == requests
+    else:
+        assert sum(grants.values()) == capacity  # work-conserving when demand exceeds the pool
+
+
+def test_allocation_rules_by_example():
+    req = {"chat": 6, "code": 4, "batch": 2}
+    assert allocate_pool(req, 6, "proportional") == {"chat": 3, "code": 2, "batch": 1}
+    assert allocate_pool(req, 6, "priority", {"code": 2, "batch": 1}) == {"chat": 0, "code": 4, "batch": 2}
+    assert allocate_pool(req, 6, "greedy") == {"chat": 0, "code": 4, "batch": 2}

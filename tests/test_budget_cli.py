@@ -1,0 +1,65 @@
+"""`costplane budget set|status` on SQLite and PostgreSQL, alerts printed and delivered once to a webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+
+class _Hook(BaseHTTPRequestHandler):
+    bodies: list = []
+
+    def do_POST(self):  # noqa: N802
+        _Hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook():
+    _Hook.bodies = []
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", _Hook.bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_budget_set_status_and_webhook_once(cli, db_url, hook):
+    url, bodies = hook
+    assert cli("budget", "set", "--team", "creative", "--amount", "1000", "--webhook", url, "--db", db_url).code == 0
+    assert cli("budget", "set", "--project", "banner-gen", "--amount", "100000", "--db", db_url).code == 0
+    r = cli("budget", "set", "--team", "creative", "--amount", "800", "--webhook", url, "--db", db_url, "--json")
+    assert r.json()["amount_usd"] == 800  # updated in place, not duplicated
+    r = cli("budget", "status", "--db", db_url, "--sample", "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    by = {(b["scope"], b["name"]): b for b in out["budgets"]}
+    assert set(by) == {("team", "creative"), ("project", "banner-gen")}
+    creative = by[("team", "creative")]
+    # the sample's creative team spends $656.43 over its ~23 h (allocated cost, idle not charged to teams)
+    assert creative["spent_usd"] == pytest.approx(656.43, abs=0.02) and creative["month"] == "2022-09"
+    assert creative["forecast_usd"] > creative["spent_usd"]
+    assert [a["threshold"] for a in creative["alerts"]][:1] == [0.5] and creative["alerts"][0]["basis"] == "actual"
+    assert by[("project", "banner-gen")]["alerts"] == []
+    assert len(bodies) == 1 and {a["name"] for a in bodies[0]["alerts"]} == {"creative"}
+    cli("budget", "status", "--db", db_url, "--sample")  # same alerts again: not re-sent
+    assert len(bodies) == 1
+    r = cli("budget", "status", "--db", db_url, "--sample", "--resend")
+    assert len(bodies) == 2 and "ALERT" in r.out
+
+
+def test_budget_errors(cli, tmp_path):
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    r = cli("budget", "set", "--amount", "10", "--db", db)
+    assert r.code != 0 and "--team or --project" in r.err
+    r = cli("budget", "set", "--team", "x", "--amount", "-5", "--db", db)
+    assert r.code != 0 and "positive" in r.err
+    r = cli("budget", "status", "--db", db)
+    assert r.code == 0 and "no budgets yet" in r.out

@@ -1,0 +1,110 @@
+"""The oracle is a lower bound: exact on small cases, and never above a policy that serves all demand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costplane.autoscale import POLICIES, AutoscaleConfig, Decision, ServiceSpec
+from costplane.replay.inference import initial_replicas, replay_inference
+from costplane.replay.oracle import _lp_window, closed_form, layer_cost, lp_bound, milp_seconds, oracle
+from costplane.traces import DemandSeries
+
+SPEC = ServiceSpec("s", "H100", 1, 1.0, 3.0, 0, 4, True, 0.0)
+
+
+def test_layer_cost_worked_example_from_the_docstring():
+    mask = np.zeros(8, dtype=bool)
+    mask[[3, 4, 6]] = True
+    assert layer_cost(mask, 2, initially_up=True) == 2 + 1 + 1 + 2  # lead min(3,2), gap min(1,2)
+    assert layer_cost(mask, 2, initially_up=False) == 2 + 1 + 1 + 2
+    assert layer_cost(mask, 5, initially_up=True) == 3 + 1 + 3  # lead 3 < 5: keep the initial replica
+
+
+def test_closed_form_by_hand():
+    counts = np.array([1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 1, 0], dtype=float)
+    # layer 1: runs [0,2) and [8,11), gap 6 -> min(6,3)=3, initially up from 0: 2 + 3 + 3 = 8
+    # layer 2: run [8,10), not initially up: 2 + cold start 3 = 5
+    r = closed_form(counts, SPEC, 1.0, initial_replicas=1)
+    assert r.replica_steps == 13 and r.method == "closed-form"
+
+
+def _tiny_trace(draw_counts, cold, queue, scale_to_zero, min_replicas):
+    spec = replace(SPEC, cold_start_s=float(cold), max_queue_s=float(queue), scale_to_zero=scale_to_zero,
+                   min_replicas=min_replicas)
+    return np.asarray(draw_counts, dtype=float), spec
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=4, max_size=14), st.integers(0, 3), st.booleans(), st.integers(0, 2))
+def test_closed_form_equals_the_integer_program_without_queue(counts, cold, stz, min_r):
+    counts, spec = _tiny_trace(counts, cold, 0, stz, min_r)
+    n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 1.0)
+    floor = 0 if spec.scale_to_zero else spec.floor_replicas
+    exact = _lp_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0)
+    relaxed = _lp_window(counts, spec, 1.0, cold, 0, n0, floor)
+    cf = closed_form(counts, spec, 1.0, n0).replica_steps
+    assert cf == pytest.approx(exact, abs=1e-6)
+    assert relaxed <= cf + 1e-6
+
+
+def _random_policy(seed):
+    def decide(obs, state, cfg):
+        rng = np.random.default_rng([seed, int(obs.now_s)])
+        return Decision(obs.current_replicas, int(rng.integers(0, cfg.service.max_replicas + 1)), ("random",)), state
+    decide.__name__ = f"random-{seed}"
+    return decide
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(0, 8), st.sampled_from([1.0, 2.0, 5.0]),
+       st.booleans(), st.integers(0, 2), st.sampled_from(list(POLICIES) + ["random"]), st.sampled_from([1.0, 3.0]))
+def test_no_policy_at_full_service_is_cheaper_than_the_oracle(seed, cold, queue, interval, stz, min_r, name, cap):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 160))
+    level = rng.uniform(0, 6) * (1 + np.sin(np.arange(n) / rng.uniform(3, 30)))
+    counts = rng.poisson(level * (rng.uniform(size=n) < rng.uniform(0.3, 1))).astype(float)
+    spec = ServiceSpec("s", "H100", 1, cap, float(cold), min_r, 8, stz, float(queue))
+    series = DemandSeries(0.0, 1.0, counts)
+    cfg = AutoscaleConfig(service=spec, decision_interval_s=interval, predictive_quantile=0.99,
+                          predictive_headroom=float(rng.uniform(0, 0.6)), warmup_s=float(rng.uniform(0, 30)))
+    policy = _random_policy(seed) if name == "random" else POLICIES[name]
+    result = replay_inference(series, spec, policy, 1.0, cfg)
+    if result.unserved_units == 0:
+        assert result.cost_usd >= result.oracle_cost_usd - 1e-9, (result.to_dict(), counts.tolist())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 6))
+def test_queue_bound_is_below_the_no_queue_bound_and_milp_tightens_it(seed, cold, queue):
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(rng.uniform(0.5, 4), size=int(rng.integers(20, 60))).astype(float)
+    spec = ServiceSpec("s", "H100", 1, 2.0, float(cold), 0, 8, True, float(queue))
+    n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 1.0)
+    lp = lp_bound(counts, spec, 1.0, n0).replica_steps
+    with milp_seconds(5.0):
+        tight = lp_bound(counts, spec, 1.0, n0).replica_steps
+    no_queue = closed_form(counts, replace(spec, max_queue_s=0.0), 1.0, n0).replica_steps
+    assert lp <= tight + 1e-6 <= no_queue + 2e-6
+
+
+def test_windowed_lp_is_still_a_lower_bound():
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(3 + 2 * np.sin(np.arange(600) / 40)).astype(float)
+    spec = ServiceSpec("s", "H100", 1, 2.0, 20.0, 0, 10, True, 5.0)
+    n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 15.0)
+    whole = lp_bound(counts, spec, 1.0, n0).replica_steps
+    windows = lp_bound(counts, spec, 1.0, n0, window_steps=100).replica_steps
+    assert windows <= whole + 1e-6
+    assert windows >= 0.8 * whole  # loses only the cold starts at window edges
+
+
+def test_undersized_max_replicas_still_gives_a_bound():
+    counts = np.array([0, 10, 10, 0, 0, 10], dtype=float)
+    spec = ServiceSpec("s", "H100", 1, 1.0, 1.0, 0, 2, True, 1.0)
+    r = oracle(counts, spec, 1.0, 2)
+    assert r.replica_steps > 0 and r.unservable_units > 0

@@ -1,0 +1,111 @@
+"""Waste: the interval rule, both input layouts, bad rows, recommendations, and the contract on real data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costplane.waste import (
+    MONTH_HOURS,
+    STOP_DELAY_S,
+    WasteConfig,
+    find_waste,
+    idle_stretches,
+    intervals,
+    parse_usage_csv,
+    waste_report,
+)
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_interval_rule_paid_and_used_by_hand():
+    # samples at 0, 60, 180 s with util 100, 50, 0: intervals 60, 120 and the median (90) for the last
+    text = "timestamp,workload,gpu_util_pct\n0,a,100\n60,a,50\n180,a,0\n"
+    (w,) = find_waste(parse_usage_csv(text, "t", percent=True), WasteConfig(3.6, gpus_per_workload=2))
+    assert w.paid_gpu_hours == pytest.approx((180 + 90) * 2 / 3600)
+    assert w.used_gpu_hours == pytest.approx((60 * 1.0 + 120 * 0.5) * 2 / 3600)
+    assert w.idle_usd == pytest.approx((w.paid_gpu_hours - w.used_gpu_hours) * 3.6)
+    assert list(intervals(np.array([0.0, 60.0, 180.0]))) == [60.0, 120.0, 90.0]
+
+
+def test_iso_timestamps_any_column_order_and_duplicates_averaged():
+    text = ("gpu_util_pct,workload,timestamp\n"
+            "20,a,2026-01-01T00:00:00Z\n40,a,2026-01-01T00:00:00Z\n30,a,2026-01-01T00:01:00Z\n")
+    s = parse_usage_csv(text, "t", percent=True)
+    assert list(s.value) == [30.0, 30.0] and s.ts_s[1] - s.ts_s[0] == 60.0
+
+
+def test_alibaba_layout_container_is_the_workload():
+    text = "value,timestamp_anon,container_ip\n10,100,c1\n20,160,c1\n0,100,c2\n"
+    s = parse_usage_csv(text, "t", percent=True)
+    assert s.workloads == ["c1", "c2"]
+
+
+def test_malformed_rows_are_skipped_with_their_line_and_bad_values_rejected():
+    text = ("timestamp,workload,gpu_util_pct\n0,a,10\n60,a\nsoon,a,5\n120,a,abc\n180,a,150\n240,a,-3\n300,a,20\n")
+    s = parse_usage_csv(text, "f.csv", percent=True)
+    assert len(s.ts_s) == 2
+    joined = " | ".join(s.warnings)
+    assert "1 malformed row(s)" in joined and "line 3" in joined
+    assert "timestamp" in joined and "line 4" in joined and "'gpu_util_pct'" in joined and "line 5" in joined
+    assert len(s.rejected) == 2 and "line 6" in s.rejected[0] and "line 7" in s.rejected[1]
+
+
+def test_idle_stretches_sum_durations_of_runs():
+    u = np.array([0, 0, 50, 1, 1, 1, 80.0])
+    dt = np.array([60, 60, 60, 100, 100, 100, 60.0])
+    assert list(idle_stretches(u, dt, 5.0)) == [120.0, 300.0]
+
+
+def test_auto_stop_recommendation_and_its_saving():
+    # one day: busy 1 h, idle 23 h, one sample a minute
+    ts = np.arange(0, 86400, 60)
+    util = np.where(ts < 3600, 80.0, 0.0)
+    text = "timestamp,workload,gpu_util_pct\n" + "".join(f"{t},svc,{u}\n" for t, u in zip(ts, util))
+    (w,) = find_waste(parse_usage_csv(text, "t", percent=True), WasteConfig(2.0))
+    best = w.best
+    assert best.kind == "auto-stop"
+    saved_h = (23 * 3600 - STOP_DELAY_S) / 3600
+    assert best.monthly_saving_usd == pytest.approx(saved_h * 2.0 * MONTH_HOURS / 24.0)
+    assert "cold start" in best.risk
+
+
+def test_share_and_smaller_gpu_need_memory(bundled_catalog):
+    ts = np.arange(0, 7200, 60)
+    util = 10.0 + 5 * np.sin(ts / 600.0)  # never idle, p95 ~15 %
+    text = "timestamp,workload,gpu_util_pct\n" + "".join(f"{t},svc,{u:.2f}\n" for t, u in zip(ts, util))
+    mem = "timestamp,workload,gpu_memory_bytes\n" + "".join(f"{t},svc,{12 * 2**30}\n" for t in ts)
+    cfg = WasteConfig(3.0, gpu="A100-80GB", gpu_memory_gib=80.0)
+    (w,) = find_waste(parse_usage_csv(text, "u", percent=True), cfg, parse_usage_csv(mem, "m", percent=False),
+                      bundled_catalog)
+    kinds = {a.kind: a for a in w.actions}
+    assert "auto-stop" not in kinds
+    assert kinds["share-gpu"].text.startswith("share the GPU 4 ways")  # 100/15 -> 6, 80/(12*1.1) -> 6, capped at 4
+    assert kinds["smaller-gpu"].monthly_saving_usd > 0 and w.peak_memory_gib == pytest.approx(12.0)
+    (no_mem,) = find_waste(parse_usage_csv(text, "u", percent=True), cfg, None, bundled_catalog)
+    assert "smaller-gpu" not in {a.kind for a in no_mem.actions}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.floats(0, 1e6), st.floats(0, 100)), min_size=1, max_size=80),
+       st.floats(0.01, 50), st.integers(1, 8))
+def test_totals_are_sums_of_rows_and_efficiency_at_most_one(samples, price, gpus):
+    text = "timestamp,workload,gpu_util_pct\n" + "".join(f"{t!r},w{k},{u!r}\n" for k, t, u in samples)
+    cfg = WasteConfig(price, gpus_per_workload=gpus)
+    rows = find_waste(parse_usage_csv(text, "p", percent=True), cfg)
+    out = waste_report(rows, cfg)
+    assert abs(sum(r["idle_usd"] for r in out["workloads"]) - out["total_idle_usd"]) <= 1e-6
+    assert abs(sum(r["paid_usd"] for r in out["workloads"]) - out["total_paid_usd"]) <= 1e-6
+    for r in out["workloads"]:
+        assert 0 <= r["efficiency"] <= 1 and r["used_gpu_hours"] <= r["paid_gpu_hours"] + 1e-9
+        assert r["idle_usd"] >= 0 and r["monthly_saving_usd"] >= 0
+        assert math.isclose(r["idle_usd"], (r["paid_gpu_hours"] - r["used_gpu_hours"]) * price, abs_tol=1e-3)
