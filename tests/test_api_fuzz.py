@@ -7,6 +7,7 @@ handlers (unauthenticated requests stop at the 401 and test little). Bounded to 
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -31,6 +32,7 @@ WORLD = _world()
 schema = schemathesis.openapi.from_asgi("/openapi.json", WORLD.app)
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))

@@ -181,3 +181,13 @@ def test_aggregation_and_idle_sharing_preserve_totals(assets, allocs, window, by
         assert shared.micro_usd_of(CostKind.IDLE) == 0
     cents = to_cents([r.cost_micro_usd for r in agg.rows])
     assert sum(cents) == round(agg.total_micro_usd / 10_000) and min(cents, default=0) >= 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(assets_st, allocs_st, window_st)
+def test_allocation_index_gives_the_same_cost_set(assets, allocs, window):
+    from costplane.attribute import AllocationIndex
+
+    direct = aggregate(allocate(assets, allocs, window), "workload")
+    indexed = aggregate(AllocationIndex(allocs).cost_set(assets, window), "workload")
+    assert direct == indexed

@@ -106,3 +106,4 @@ def test_cost_reads_cost_records_from_the_store(cli, db_url):
     assert out["source"] == "store: 2 cost records"
     assert out["rows"] == [pytest.approx(out["rows"][0])] and out["rows"][0]["key"] == "ml"
     assert out["rows"][0]["cost_usd"] == 100.0 and out["idle_usd"] == 50.0 and out["total_usd"] == 150.0
+    assert out["rows"][0]["efficiency"] is None  # a bill line alone says nothing about use

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from api_fixtures import build_world
 
@@ -124,6 +125,22 @@ def test_unknown_token_shows_the_login_form(browser, server):
     page.close()
 
 
+def _controller_cycles(world, cycles: int) -> None:
+    """Run the real controller (dry-run actuator) over the last minutes of the seeded demand."""
+    from costplane.actuate import DryRunActuator
+    from costplane.cli._demo import example_path
+    from costplane.controller import AutoscaleDecide, Controller, load_services
+    from costplane.core.clock import SimClock
+
+    now_s = world.clock.now_s()
+    clock = SimClock(now_s - 60 * cycles)
+    controller = Controller(world.store, clock, DryRunActuator(), load_services(example_path("services.yaml")),
+                            AutoscaleDecide(), interval_s=60)
+    for _ in range(cycles):
+        clock.advance(60)
+        controller.run_cycle()
+
+
 def test_screenshot_of_the_seeded_demo(browser, tmp_path):
     """The page on the bundled demo data (as `costplane serve` seeds it), saved for docs/service.md."""
     import uvicorn
@@ -133,9 +150,11 @@ def test_screenshot_of_the_seeded_demo(browser, tmp_path):
 
     world = build_world(f"sqlite:///{tmp_path / 'demo.db'}", seed=False)
     seed_demo(world.store, load_catalog(), world.clock.now_s(), days=2)
-    from api_fixtures import seed_ledger  # decisions for the forecast panel (its cost lines join the demo's)
-
-    seed_ledger(world.store)
+    _controller_cycles(world, cycles=10)
+    with TestClient(world.app) as client:
+        client.post("/api/v1/budgets", json={"name": "research", "amount_usd": 20_000}, headers=world.auth("admin"))
+        client.post("/api/v1/budgets", json={"name": "creative", "amount_usd": 2_000, "period": "week"},
+                    headers=world.auth("admin"))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -147,11 +166,14 @@ def test_screenshot_of_the_seeded_demo(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         page.goto(f"http://127.0.0.1:{port}/?token={world.tokens['admin']}")
         page.wait_for_selector("body[data-ready=true]", timeout=PAGE_TIMEOUT_MS)
-        page.select_option("#window", "1d")
-        page.wait_for_timeout(500)
-        page.wait_for_selector("body[data-ready=true]", timeout=PAGE_TIMEOUT_MS)
         totals = _drawn_totals(page)
-        assert {"creative", "marketing", "research"} <= set(totals)
+        assert set(totals) == {"creative", "marketing", "research", "(unallocated)"}
+        assert page.locator("[data-testid=budget]").count() == 2
+        assert page.locator("#forecast-charts .chart").count() == 1  # the controller's chat service
+        page.wait_for_selector("[data-testid=replay-table] td", timeout=60_000)
+        page.select_option("#window", "1d")  # hourly bars read better for a two-day sample
+        page.wait_for_selector("body[data-ready=true]", timeout=PAGE_TIMEOUT_MS)
+        assert page.locator("#spend-chart svg rect").count() == 24 * 4
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         page.close()

@@ -22,7 +22,6 @@ import pytest
 from sqlalchemy import select
 
 from costplane.ingest import TagMapping, ingest_focus, parse_focus
-from costplane.ingest._errors import RowsRejectedError
 from costplane.store import CostRecord, Store
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -221,6 +221,11 @@ def test_cli_ingest_prometheus_json(prometheus, cli, tmp_path):
     out = first.json()
     assert out["ingested"] > 0 and out["per_metric"]["gpu_util_pct"] >= 2 and out["rejected"] == 0
     assert out["window"]["step_s"] == 2 and out["window"]["start_s"] % 2 == 0
+    fixed = ["--start", str(out["window"]["start_s"]), "--end", str(out["window"]["end_s"])]
+    again = cli("ingest", "prometheus", "--url", prometheus, *fixed, "--step", "2", "--db", db)
+    assert again.code == 0, again.err
+    assert f"{out['read']} read, 0 ingested, {out['read']} duplicate(s) skipped" in again.out
+    assert "samples by metric" in again.out and "gpu_util_pct" in again.out
 
 
 # ---------------------------------------------------------------- failures: down, flaky, half-way

@@ -87,11 +87,8 @@ def test_undersized_spec_warns_and_still_reports(tmp_path, capsys):
     (["--service", "/nonexistent.yaml"], "does not exist"),
 ])
 def test_user_errors_exit_non_zero_with_one_line(args, needle):
-    p = subprocess.run([sys.executable, "-m", "costplane.cli", "replay", *args, "--json"],
+    p = subprocess.run([str(Path(sys.executable).parent / "costplane"), "replay", *args, "--json"],
                        capture_output=True, text=True, cwd=ROOT)
-    if "No module named costplane.cli.__main__" in p.stderr:
-        p = subprocess.run([str(Path(sys.executable).parent / "costplane"), "replay", *args, "--json"],
-                           capture_output=True, text=True, cwd=ROOT)
     assert p.returncode != 0 and p.stdout == ""
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "To fix" in lines[0]
@@ -107,3 +104,25 @@ def test_replay_is_deterministic_and_accounts_every_unit():
         assert a.to_dict() | {"replay_seconds": 0} == b.to_dict() | {"replay_seconds": 0}
         assert a.served_units + a.unserved_units == pytest.approx(series.total)
         assert (a.ready_replicas <= a.up_replicas).all() and a.up_replicas.max() <= spec.max_replicas
+
+
+def test_floor_without_scale_to_zero_zero_cold_start_and_queue():
+    rng = np.random.default_rng(11)
+    series = DemandSeries(0.0, 1.0, rng.poisson(3 * (np.arange(900) % 300 < 100)).astype(float))
+    spec = ServiceSpec("s", "L4", 1, 2.0, 0.0, 2, 12, False, 4.0)
+    for name in POLICIES:
+        r = replay_inference(series, spec, name, 1.0)
+        assert r.up_replicas.min() >= 2  # min_replicas holds at every step
+        if r.unserved_units == 0:
+            assert r.cost_usd >= r.oracle_cost_usd - 1e-9
+
+
+def test_long_series_default_to_a_coarser_step_with_a_warning(tmp_path):
+    from costplane.traces import load_trace
+
+    p = tmp_path / "long.csv"
+    p.write_text("timestamp,count\n" + "".join(f"{d * 86_400},{100 + d}\n" for d in range(20)))
+    s = load_trace(p)
+    assert s.step_s == 2.0 and s.total == pytest.approx(sum(100 + d for d in range(20)))
+    assert any("2 s steps" in w for w in s.warnings)
+    assert load_trace(p, step_s=3600).warnings == ()

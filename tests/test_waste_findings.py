@@ -109,3 +109,10 @@ def test_totals_are_sums_of_rows_and_efficiency_at_most_one(samples, price, gpus
         assert 0 <= r["efficiency"] <= 1 and r["used_gpu_hours"] <= r["paid_gpu_hours"] + 1e-9
         assert r["idle_usd"] >= 0 and r["monthly_saving_usd"] >= 0
         assert math.isclose(r["idle_usd"], (r["paid_gpu_hours"] - r["used_gpu_hours"]) * price, abs_tol=1e-3)
+
+
+def test_a_single_sample_workload_holds_the_files_median_interval():
+    text = "timestamp,workload,gpu_util_pct\n0,a,10\n30,a,10\n60,a,10\n500,b,40\n"
+    rows = {w.workload: w for w in find_waste(parse_usage_csv(text, "t", percent=True), WasteConfig(1.0))}
+    assert rows["b"].paid_gpu_hours == pytest.approx(30 / 3600)
+    assert rows["b"].used_gpu_hours == pytest.approx(0.4 * 30 / 3600)

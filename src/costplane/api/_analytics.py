@@ -21,6 +21,7 @@ from costplane.core.types import Catalog
 from costplane.store import CostRecord, Store, UsageSample
 
 UTIL_METRIC = "gpu_util_pct"
+COST_END_ROUND_S = 60.0  # cost windows end at the current whole minute (so answers can be cached a minute)
 MAX_REPLAY_STEPS = 20_000
 _compare_lock = threading.Lock()
 
@@ -42,22 +43,26 @@ def cost_allocation(store: Store, start_s: float, end_s: float, by: str, team: s
     if by not in GROUP_BYS:
         raise InputError(f"by={by!r} is not one of {', '.join(GROUP_BYS)}", fix="use by=team")
     window = Window(start_s, end_s)
-    query = (select(CostRecord).where(CostRecord.period_end_s > start_s, CostRecord.period_start_s < end_s))
+    # Columns, not ORM objects: a week of hourly lines is ~6 000 rows, and loading entities costs 5× more.
+    query = (select(CostRecord.period_start_s, CostRecord.period_end_s, CostRecord.effective_cost_usd,
+                    CostRecord.gpu_hours, CostRecord.tags, CostRecord.team, CostRecord.project,
+                    CostRecord.workload, CostRecord.resource_id)
+             .where(CostRecord.period_end_s > start_s, CostRecord.period_start_s < end_s))
     if team is not None:  # a team's view: its own lines; cluster idle belongs to no team
         query = query.where(CostRecord.team == team)
     util = _mean_util(store, start_s, end_s, team)
     rows = []
     with store.session() as s:
-        for line in s.scalars(query):
-            share = window.overlap_s(line.period_start_s, line.period_end_s) / max(line.period_end_s - line.period_start_s, 1e-9)
-            idle = (line.tags or {}).get("kind") == "idle" or (line.workload is None and line.team is None)
-            gpu_hours = float(line.gpu_hours or 0.0) * share
-            labels = tuple((k, v) for k, v in (("team", line.team), ("project", line.project),
-                                               ("workload", line.workload), ("node", line.resource_id)) if v)
+        for p_start, p_end, cost, line_gpu_hours, tags, l_team, l_project, l_workload, node in s.execute(query):
+            share = window.overlap_s(p_start, p_end) / max(p_end - p_start, 1e-9)
+            idle = (tags or {}).get("kind") == "idle" or (l_workload is None and l_team is None)
+            gpu_hours = float(line_gpu_hours or 0.0) * share
+            labels = tuple((k, v) for k, v in (("team", l_team), ("project", l_project),
+                                               ("workload", l_workload), ("node", node)) if v)
             rows.append(CostRow(labels, CostKind.IDLE if idle else CostKind.ALLOCATED,
-                                max(int(round(line.effective_cost_usd * share * MICRO_PER_USD)), 0),
+                                max(int(round(cost * share * MICRO_PER_USD)), 0),
                                 gpu_hours=0.0 if idle else gpu_hours,
-                                used_gpu_hours=0.0 if idle else gpu_hours * util.get(line.workload or "", 0.0)))
+                                used_gpu_hours=0.0 if idle else gpu_hours * util.get(l_workload or "", 0.0)))
     grouped = aggregate(CostSet(window, tuple(rows)), by)
     cents = to_cents(r.cost_micro_usd for r in grouped.rows)
     out_rows, idle_cents = [], 0
@@ -71,6 +76,51 @@ def cost_allocation(store: Store, start_s: float, end_s: float, by: str, team: s
     out_rows.sort(key=lambda r: -r["cost_usd"])
     return {"window": {"start": start_s, "end": end_s}, "by": by, "rows": out_rows, "idle_usd": idle_cents / 100,
             "total_usd": sum(cents) / 100}
+
+
+class ResultCache:
+    """Results of read-only queries keyed by their arguments and the store's data version (bounded, thread-safe).
+
+    The version is (row count, newest id) of the tables a result reads: any insert or delete changes
+    it, so a cached answer is never staler than the data. Keys carry the window end rounded to the
+    minute by the caller, so a dashboard polling every few seconds costs one computation a minute.
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._data: dict = {}
+        self._lock = threading.Lock()
+        self._compute_lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get_or_compute(self, key, compute):
+        with self._lock:
+            if key in self._data:
+                return self._data[key]
+        # Single flight: requests arriving while a result is computed wait for it instead of
+        # computing it again (a cold minute under 500 req/s would otherwise start hundreds at once).
+        with self._compute_lock:
+            with self._lock:
+                if key in self._data:
+                    return self._data[key]
+            value = compute()
+            with self._lock:
+                if len(self._data) >= self.max_entries:
+                    self._data.pop(next(iter(self._data)))  # oldest first: dicts keep insertion order
+                self._data[key] = value
+            return value
+
+
+def data_version(store: Store) -> tuple:
+    with store.session() as s:
+        return tuple(s.execute(select(func.count(), func.max(m.id))).one() for m in (CostRecord, UsageSample))
+
+
+def cost_allocation_cached(cache: ResultCache, store: Store, now_s: float, window_s: float, by: str,
+                           team: str | None) -> dict[str, Any]:
+    """`cost_allocation` over the window ending at the current whole minute, cached per data version."""
+    end_s = float(np.floor(now_s / COST_END_ROUND_S) * COST_END_ROUND_S)
+    key = ("cost", end_s, window_s, by, team, data_version(store))
+    return cache.get_or_compute(key, lambda: cost_allocation(store, end_s - window_s, end_s, by, team))
 
 
 def _price_per_gpu_hour(store: Store, catalog: Catalog, gpu: str | None, price: float | None,

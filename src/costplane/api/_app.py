@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from costplane.api._analytics import ResultCache
 from costplane.api._errors import error_responses, install_error_handlers
 from costplane.api._metrics import HttpMetrics, new_registry
 from costplane.api._routes import admin, budgets, catalog, decisions, plans, spend
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     app.state.controller_running = False
     app.state.controller = None  # set by `costplane serve` when the control loop runs in this process
     app.state.registry = new_registry(store, clock, settings)
+    app.state.cache = ResultCache()
     install_error_handlers(app)
 
     @app.get("/healthz", response_model=HealthPublic, tags=["system"], responses=error_responses(503))

@@ -6,7 +6,7 @@ visible. `aggregate(set, by)` groups by team, project, workload or node; `share_
 back over allocations; `to_cents` rounds to cents keeping the sum exact.
 """
 
-from costplane.attribute._allocate import Allocation, Asset, allocate
+from costplane.attribute._allocate import Allocation, AllocationIndex, Asset, allocate
 from costplane.attribute._build import series_allocations
 from costplane.attribute._timeline import spend_timeline
 from costplane.attribute._split import (
@@ -36,6 +36,7 @@ __all__ = [
     "MICRO_PER_USD",
     "RAM_USD_PER_GIB_HOUR",
     "Allocation",
+    "AllocationIndex",
     "Asset",
     "CostKind",
     "CostRow",

@@ -64,6 +64,7 @@ class CostRow:
     ram_cost_micro_usd: int = 0
     gpu_hours: float = 0.0
     used_gpu_hours: float = 0.0
+    usage_measured: bool = True  # False: no usage data (e.g. a bill line alone), so efficiency is unknown
 
     def __post_init__(self) -> None:
         if self.cost_micro_usd < 0:
@@ -78,7 +79,9 @@ class CostRow:
 
     @property
     def efficiency(self) -> float | None:
-        return self.used_gpu_hours / self.gpu_hours if self.gpu_hours > 0 else None
+        if not self.usage_measured or self.gpu_hours <= 0:
+            return None
+        return self.used_gpu_hours / self.gpu_hours
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def _merge(rows: Sequence[CostRow], labels: tuple[tuple[str, str], ...], kind: C
         ram_cost_micro_usd=sum(r.ram_cost_micro_usd for r in rows),
         gpu_hours=math.fsum(r.gpu_hours for r in rows),
         used_gpu_hours=math.fsum(r.used_gpu_hours for r in rows),
+        usage_measured=any(r.usage_measured for r in rows),
     )
 
 

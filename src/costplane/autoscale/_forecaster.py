@@ -103,8 +103,9 @@ class PackageForecaster:
 
     def __init__(self, model: str = "ets", window_steps: int = 1, lookback_steps: int = 600,
                  agg_steps: int = 60, season: int | None = None) -> None:
-        from costplane.forecast import get_model  # noqa: F401  (fails early when the package is absent)
+        from costplane.forecast import get_model
 
+        get_model(model)  # fails early on an unknown model name
         self.model, self.agg_steps, self.season = model, max(1, agg_steps), season
         self.recent = RecentQuantileForecaster(window_steps, lookback_steps)
         self._y: np.ndarray | None = None

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
 from costplane.core.clock import WallClock
+from costplane.core.errors import CostplaneError
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: COSTPLANE_DB_URL or ~/.costplane SQLite).")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Write nothing and exit 1 if any row is rejected.")]
@@ -208,7 +209,10 @@ def agent_cmd(
     try:
         while True:
             if store is not None:
-                agent.push(store, clock.now_s())
+                try:
+                    agent.push(store, clock.now_s())
+                except CostplaneError as exc:  # a database outage must not stop /metrics: warn, retry next tick
+                    err_console.print(f"warning: push failed: {exc.one_line()}", highlight=False, markup=False)
             next_s += interval
             clock.sleep_until(next_s)
     except KeyboardInterrupt:
@@ -216,6 +220,9 @@ def agent_cmd(
 
 
 def _print_snapshot(snap: dict) -> None:
+    if not snap["gpus"]:
+        console.print(f"0 GPUs on {snap['hostname']} (NVML: {snap['nvml']['reason']})", highlight=False)
+        return
     table = Table(title=f"GPUs on {snap['hostname']} (NVML {snap['nvml']['reason']})")
     for col in ("gpu", "model", "util %", "mem used GiB", "mem total GiB", "power W", "temp C"):
         table.add_column(col, justify="left" if col == "model" else "right")

@@ -7,7 +7,6 @@ Data: the store when it holds cost records or GPU-use samples for the window, el
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 

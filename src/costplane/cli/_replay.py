@@ -11,7 +11,7 @@ from rich.table import Table
 
 from costplane.autoscale import POLICIES, AutoscaleConfig, ServiceSpec, read_service_spec
 from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
-from costplane.core.errors import InputError
+from costplane.core.errors import CostplaneError, InputError
 from costplane.traces import DemandSeries, load_trace
 
 DEFAULT_PLOT = Path("out") / "replay-compare.png"
@@ -29,12 +29,34 @@ def replica_price(spec: ServiceSpec, catalog_path: Path | None) -> tuple[float, 
     return best.hourly_usd, f"{best.cloud} {best.region} {best.instance_type} on-demand ({catalog.source})"
 
 
-def _inputs(trace: Path | None, service: Path | None, step: float | None, unit: str) -> tuple[DemandSeries, ServiceSpec]:
+def _inputs(trace: Path | None, service: Path | None, step: float | None, unit: str,
+            only_service: str | None = None) -> tuple[DemandSeries, ServiceSpec]:
     from costplane.cli._demo import example_path
 
-    series = load_trace(trace or example_path("azure-conv-requests-per-s.csv"), step, unit)
+    series = load_trace(trace or example_path("azure-conv-requests-per-s.csv"), step, unit, only_service)
     spec = read_service_spec(service or example_path("replay-service.yaml"))
     return series, spec
+
+
+def _forecaster(name: str):  # noqa: ANN202 - a factory (window_steps, lookback_steps, season_steps) -> Forecaster
+    if name == "recent-quantile":
+        return None
+    from costplane.autoscale._forecaster import PackageForecaster
+
+    try:
+        PackageForecaster(name)
+    except ImportError:
+        raise InputError(f"forecaster {name!r} needs costplane.forecast, which is not installed",
+                         fix="use --forecaster recent-quantile") from None
+    except CostplaneError as exc:  # an unknown model name: the forecast package says which exist
+        raise InputError(f"forecaster {name!r}: {exc.message}",
+                         fix=f"use recent-quantile or {exc.fix or 'a model of costplane.forecast'}") from None
+    return lambda window_steps, lookback_steps, season_steps: PackageForecaster(name, window_steps, lookback_steps)
+
+
+def _warn(warnings: tuple[str, ...]) -> None:
+    for w in warnings:
+        err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _row(d: dict) -> list[str]:
@@ -61,10 +83,15 @@ def replay_cmd(
     catalog: CatalogOpt = None,
     step: Annotated[float | None, typer.Option(help="Replay step in seconds (default 1).")] = None,
     unit: Annotated[str, typer.Option(help="Demand unit of request traces: requests or tokens.")] = "requests",
+    only_service: Annotated[str | None, typer.Option(
+        "--only-service", help="Requests CSV with a service column: keep this service's rows.")] = None,
     decision_interval: Annotated[float, typer.Option("--decision-interval", help="Seconds between decisions.")] = 15.0,
     oracle_milp_seconds: Annotated[float, typer.Option(
         "--oracle-milp-seconds", help="With a queue: also run the integer program this long and use its "
                                       "(tighter, still valid) dual bound; 0 = LP only.")] = 0.0,
+    forecaster: Annotated[str, typer.Option(
+        help="Demand forecaster of predictive/hybrid: recent-quantile (fast default) or a costplane.forecast "
+             "model name such as ets (fitted on per-minute means).")] = "recent-quantile",
     compare: Annotated[bool, typer.Option("--compare", help="Run every policy and plot them.")] = False,
     plot: Annotated[Path | None, typer.Option(help=f"PNG path for --compare (default {DEFAULT_PLOT}).")] = None,
     as_json: JsonOpt = False,
@@ -76,11 +103,9 @@ def replay_cmd(
 
     if decision_interval <= 0:
         raise InputError(f"--decision-interval must be > 0, got {decision_interval:g}", fix="pass e.g. 15")
-    series, spec = _inputs(trace, service, step, unit)
+    series, spec = _inputs(trace, service, step, unit, only_service)
     price, source = replica_price(spec, catalog)
-    cfg = AutoscaleConfig(service=spec, decision_interval_s=decision_interval)
-    for w in series.warnings:
-        err_console.print(f"warning: {w}", highlight=False, markup=False)
+    cfg = AutoscaleConfig(service=spec, decision_interval_s=decision_interval, forecaster=_forecaster(forecaster))
     if compare:
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("replaying policies", total=len(POLICIES) + 1)
@@ -91,14 +116,13 @@ def replay_cmd(
             progress.advance(task)
         rows = [r.to_dict() for r in results]
         warnings = results[0].warnings
+        _warn(warnings)
         if as_json:
             emit_json({"trace": series.summary(), "service": spec.to_dict(), "price_usd_per_hour": price,
                        "price_source": source, "oracle_cost_usd": rows[0]["oracle_cost_usd"],
                        "oracle_method": rows[0]["oracle_method"], "plot": str(path), "warnings": list(warnings),
                        "policies": [{k: v for k, v in d.items() if k not in ("service", "trace")} for d in rows]})
             return
-        for w in warnings:
-            err_console.print(f"warning: {w}", highlight=False, markup=False)
         console.print(_table(rows, f"{spec.name} on {Path(series.source).name}: oracle "
                                    f"{money(rows[0]['oracle_cost_usd'])} at {money(price)}/replica-h"))
         console.print(f"plot: {path}")
@@ -106,11 +130,10 @@ def replay_cmd(
     with oracle_mod.milp_seconds(oracle_milp_seconds):
         result = replay_inference(series, spec, policy, price, cfg, price_source=source)
     d = result.to_dict()
+    _warn(result.warnings)
     if as_json:
         emit_json(d)
         return
-    for w in result.warnings:
-        err_console.print(f"warning: {w}", highlight=False, markup=False)
     console.print(_table([d], f"{spec.name} on {Path(series.source).name} at {money(price)}/replica-h ({source})"))
     console.print(f"oracle (perfect foresight, {d['oracle_method']}): {money(d['oracle_cost_usd'])}; "
                   f"served {d['served_units']:.0f} of {d['served_units'] + d['unserved_units']:.0f} {series.unit}")

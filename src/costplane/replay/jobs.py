@@ -93,6 +93,9 @@ class JobReplayResult:
     span_s: float
     fixed_gpus: int
     jct_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    # per run: (job id, start_s, end_s, GPUs held, GPU units); per job: (submit_s, first_start_s, finish_s)
+    runs: list[tuple[str, float, float, int, float]] = field(repr=False, default_factory=list)
+    records: dict[str, tuple[float, float, float]] = field(repr=False, default_factory=dict)
     timeline: dict[str, list[float]] = field(repr=False, default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,6 +228,7 @@ def replay_jobs(
 
     ledger = Ledger()
     nodes: dict[int, _Node] = {}
+    live_elastic: dict[int, _Node] = {}
     gpu_node: list[int] = []
     states = {j.id: _JobState(j) for j in runnable}
     # the queue, kept sorted by (priority class high first, submit time, id): what every policy reads first
@@ -247,6 +251,8 @@ def replay_jobs(
     def add_node(spec: NodeSpec, elastic: bool, now_s: float, ready_s: float) -> _Node:
         node = _Node(len(nodes), spec, elastic, now_s, ready_s, idle_since_s=ready_s)
         nodes[node.id] = node
+        if elastic:
+            live_elastic[node.id] = node
         if ready_s <= now_s:
             bring_up(node)
         else:
@@ -264,6 +270,7 @@ def replay_jobs(
 
     version = 0
     done = 0
+    runs: list[tuple[str, float, float, int, float]] = []
     jct: list[float] = []
     queue_s: list[float] = []
     deadline_misses = preemptions = spot_kills = bought = 0
@@ -281,6 +288,7 @@ def replay_jobs(
         """Take a running job off its GPUs (finish or eviction) and update node idleness."""
         nonlocal busy_units
         st = states[jid]
+        runs.append((jid, st.run_start_s, now_s, len(gpu_idx[jid]), st.job.gpu_units))
         ledger.give(gpu_idx[jid], st.job.milli)
         for nid in nodes_of(jid):
             node = nodes[nid]
@@ -339,6 +347,7 @@ def replay_jobs(
         if node.gone_s is not None:
             return
         node.gone_s = now_s
+        live_elastic.pop(nid, None)
         if nid in ledger.node_gpus:
             ledger.remove_node(nid)
 
@@ -363,7 +372,7 @@ def replay_jobs(
                 st.finish_s = now_s
                 done += 1
                 jct.append(now_s - st.job.submit_s)
-                queue_s.append((st.first_start_s or now_s) - st.job.submit_s)
+                queue_s.append((now_s if st.first_start_s is None else st.first_start_s) - st.job.submit_s)
                 if st.job.deadline_s is not None and now_s > st.job.deadline_s + 1e-9:
                     deadline_misses += 1
                 version += 1
@@ -402,7 +411,7 @@ def replay_jobs(
             gpu_idx=gpu_idx,
             nodes=tuple(NodeView(n.id, n.spec.gpu, n.spec.gpus, n.spec.hourly_usd, n.spec.spot, n.elastic,
                                  n.ready_s, n.idle_since_s)
-                        for n in nodes.values() if n.elastic and n.gone_s is None) if elastic else (),
+                        for n in live_elastic.values()) if elastic else (),
             offers=cluster.offers,
             quotas=quotas,
             team_usage=usage,
@@ -469,5 +478,8 @@ def replay_jobs(
         span_s=span_s,
         fixed_gpus=cluster.gpus,
         jct_s=jct_arr,
+        runs=runs,
+        records={jid: (s.job.submit_s, s.first_start_s, s.finish_s) for jid, s in states.items()
+                 if s.finish_s is not None and s.first_start_s is not None},
         timeline=timeline if record_timeline else {},
     )

@@ -10,7 +10,8 @@ Job traces
   * Running / Succeeded / Failed: replayed with duration `deletion_time - scheduled_time`. A Failed pod
     held its GPUs until it failed, so that time is real demand; a Running pod was still running when
     the trace was cut (its duration is a lower bound).
-  * Window: the snapshot starts no later than its first departure, `W = min(deletion_time)`. Pods created
+  * Window: the snapshot starts no later than its first departure, `W = min(deletion_time)` over all
+    well-formed pods (CPU-only and pending included). Pods created
     before W were already in flight: they are submitted at W with their remaining time (counted in
     `skipped["clipped_at_window_start"]`, though they are replayed).
   * `qos` → priority: LS/Guaranteed high, Burstable normal, BE low. `gpu_spec` `A|B` → allowed models.
@@ -118,7 +119,8 @@ def _alibaba_pods(df: pd.DataFrame, source: str, checkpointable: bool) -> JobSet
     for i in np.flatnonzero(negative.to_numpy()):
         malformed.append((int(line[i]), f"negative duration ({duration.iloc[i]:g} s: deletion before start)"))
     keep &= ~negative
-    window_s = float(deleted[keep].min()) if keep.any() else 0.0
+    valid = ~bad & ~negative  # CPU-only and pending pods also left: they date the snapshot too
+    window_s = float(deleted[valid].min()) if valid.any() else 0.0
     early = keep & (created < window_s)
     skipped["clipped_at_window_start"] = int(early.sum())
     qos = df["qos"].str.strip().str.lower() if "qos" in df.columns else pd.Series([""] * len(df))

@@ -115,7 +115,7 @@ def render_report(ctx: dict[str, Any]) -> str:
     """HTML for the report context built by the CLI (cost, timeline, waste, savings)."""
     cost, waste, savings = ctx["cost"], ctx["waste"], ctx["savings"]
     rows = cost["rows"]
-    allocated = [r for r in rows if r.get("kind") == "allocated"]
+    allocated = [r for r in rows if r.get("kind") == "allocated" and r["efficiency"] is not None]
     gpu_h = sum(r["gpu_hours"] for r in allocated)
     used_h = sum(r.get("used_gpu_hours", 0.0) for r in allocated)
     cards = [("Total cost", _money(cost["total_usd"])), ("Idle cost", _money(cost["idle_usd"])),

@@ -32,12 +32,12 @@ import pandas as pd
 from costplane.attribute import (
     MICRO_PER_USD,
     Allocation,
+    AllocationIndex,
     Asset,
     CostKind,
     CostRow,
     CostSet,
     Window,
-    allocate,
     series_allocations,
 )
 from costplane.core.errors import InputError
@@ -124,7 +124,7 @@ def load_bundled_sample(catalog: Catalog) -> MeasureData:
         source="bundled sample (costplane/examples/gpu_usage_sample.csv: 5-min GPU use of 30 containers of the "
                "Alibaba GenAI 2026 trace on 4 GCP a2-ultragpu-8g nodes)",
         newest_s=end_s, oldest_s=start_s,
-        cost_set=lambda w: allocate(assets, allocations, w),
+        cost_set=lambda w, index=AllocationIndex(allocations): index.cost_set(assets, w),
         usage=usage, labels=labels, gpu=gpu, gpu_memory_gib=80.0,
         price_usd_per_gpu_hour=priced[0] if priced else None,
     )
@@ -146,8 +146,10 @@ def _records_cost_set(records: list[dict], used_by_workload: dict[str, float], w
         if tagged:
             labels = (("workload", r["workload"] or ""), ("team", r["team"] or ""), ("project", r["project"] or ""),
                       ("node", r["resource_id"] or ""))
+            measured = (r["workload"] or "") in used_by_workload
             used = min(used_by_workload.get(r["workload"] or "", 0.0) * frac, gpu_hours)
-            rows.append(CostRow(labels, CostKind.ALLOCATED, micro, micro, gpu_hours=gpu_hours, used_gpu_hours=used))
+            rows.append(CostRow(labels, CostKind.ALLOCATED, micro, micro, gpu_hours=gpu_hours, used_gpu_hours=used,
+                                usage_measured=measured))
         else:
             rows.append(CostRow((("node", r["resource_id"] or r["line_key"]),), CostKind.IDLE, micro, micro,
                                 gpu_hours=gpu_hours))
@@ -221,7 +223,7 @@ def _usage_measure(util: pd.DataFrame, mem: pd.DataFrame, catalog: Catalog, gpu:
     return MeasureData(
         source=f"store: {len(assets)} gpu_util_pct series",
         newest_s=max(a.end_s for a in assets), oldest_s=min(a.start_s for a in assets),
-        cost_set=lambda w: allocate(assets, allocations, w), usage=usage,
+        cost_set=lambda w, index=AllocationIndex(allocations): index.cost_set(assets, w), usage=usage,
         labels=pd.DataFrame(label_rows).drop_duplicates("workload"), gpu=model,
         gpu_memory_gib=None, price_usd_per_gpu_hour=price if price is not None else
         (cheapest_gpu_hour(catalog, model) if model else None))

@@ -25,6 +25,7 @@ Expected spot run time (memoryless interruptions at rate λ per second, job leng
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Callable, Mapping
@@ -44,6 +45,9 @@ SPOT_INTERRUPTIONS_PER_HOUR = 0.05
 SPOT_DEADLINE_MARGIN = 1.5  # spot only when 1.5 × its expected run time still meets the deadline
 CHECKPOINT_INTERVAL_S = 1_800.0
 RESTORE_S = 120.0
+# A job that cannot checkpoint is evicted for a higher class only within its first hour: later, a
+# restart would throw away more GPU-time than the wait it saves (the trace's median job is ~10 min).
+MAX_RESTART_LOSS_S = 3_600.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class SchedConfig:
     checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S
     restore_s: float = RESTORE_S
     allow_spot: bool = True
+    max_restart_loss_s: float = MAX_RESTART_LOSS_S
 
 
 @dataclass(frozen=True)
@@ -158,11 +163,11 @@ class _Pass:
         self.usage[job.team] = self.usage.get(job.team, 0.0) + job.gpu_units
 
     def try_preempt_for(self, job: Job, may_evict: Callable[[RunningJob], bool],
-                        victim_order: Callable[[RunningJob], Any]) -> bool:
+                        victim_order: Callable[[RunningJob], Any], tag: Any = None) -> bool:
         """Evict running jobs (in `victim_order`) until `job` fits; commit only if it then fits."""
         if not _quota_ok(job, self.usage, self.obs.quotas):
             return False
-        key = (self._shape(job), job.priority, may_evict.__name__)
+        key = (self._shape(job), job.priority, tag)
         need = job.whole_gpus or job.milli
         if need >= self.preempt_failed.get(key, 1 << 30):
             return False
@@ -203,17 +208,20 @@ class _Pass:
             return False
         if not self.obs.quotas and job.priority <= self.min_running_priority:
             return False
+        now_s = self.obs.now_s
         under_guarantee = (job.team in self.obs.quotas
                            and self.usage.get(job.team, 0.0) + job.gpu_units
                            <= self.obs.quotas[job.team].guaranteed_gpus + 1e-9)
 
         def lower_class(r: RunningJob) -> bool:
+            if not r.job.checkpointable and now_s - r.start_s > self.cfg.max_restart_loss_s:
+                return False  # restarting it would throw away more work than the guard allows
             if r.job.priority < job.priority:
                 return True
             return under_guarantee and r.job.team != job.team and _borrowing(r.job.team, self.usage, self.obs.quotas)
 
         # lowest class first, then the most recently started (least work lost)
-        return self.try_preempt_for(job, lower_class, lambda r: (r.job.priority, -r.start_s))
+        return self.try_preempt_for(job, lower_class, lambda r: (r.job.priority, -r.start_s), "class")
 
     def decision(self, **extra: Any) -> Decision:
         return Decision(start=tuple(self.starts), preempt=tuple(self.preempts), reasons=tuple(self.reasons), **extra)
@@ -250,6 +258,12 @@ def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]
     shadow_s = math.inf
     shadow_ledger: Ledger | None = None
     conflicts: set[tuple] = set()
+    # backfill candidates refused since capacity last changed stay refused (the ledger only shrank since)
+    prev = state.get("refused")
+    refused_before: set[str] = prev[1] if prev and prev[0] == obs.version else set()
+    refused: set[str] = set()
+    state["refused"] = (obs.version, refused)
+    quotas = obs.quotas
     for q in ordered[: cfg.scan_depth]:
         job = q.job
         if head is None:
@@ -272,20 +286,27 @@ def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]
         # backfill candidate: must fit now and not touch the head's reservation
         if p.full():
             break
-        if not _quota_ok(job, p.usage, obs.quotas) or p.known_to_fail(job):
+        if job.id in refused_before or job.milli > p.max_free:
+            refused.add(job.id)
+            continue
+        if (quotas and not _quota_ok(job, p.usage, quotas)) or p.known_to_fail(job):
+            refused.add(job.id)
             continue
         ends_before_shadow = obs.now_s + job.est_s <= shadow_s
         shape = (job.allowed_gpus, job.min_gpu_memory_gib, job.whole_gpus, job.milli)
         if not ends_before_shadow and shape in conflicts:
+            refused.add(job.id)
             continue  # same GPUs as a candidate already refused since the ledger last changed
         idx = p.ledger.find(job)
         if idx is None:
             p.try_start(job)  # records the failed shape
+            refused.add(job.id)
             continue
         assert shadow_ledger is not None
         if not ends_before_shadow:
             if not bool((shadow_ledger.free[idx] >= job.milli).all()):
                 conflicts.add(shape)
+                refused.add(job.id)
                 continue
             shadow_ledger.take(idx, job.milli)
         conflicts.clear()
@@ -302,7 +323,8 @@ def sjf(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
 
 # --- Tiresias-style LAS -----------------------------------------------------------------------
 def las_level(attained_gpu_s: float, thresholds: tuple[float, ...] = LAS_THRESHOLDS_GPU_S) -> int:
-    return sum(attained_gpu_s >= t for t in thresholds)
+    """How many thresholds the attained GPU-seconds reached (0 = the top queue)."""
+    return bisect.bisect_right(thresholds, attained_gpu_s)
 
 
 def las(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
@@ -312,26 +334,29 @@ def las(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
     ordered = heapq.nsmallest(cfg.scan_depth, obs.queue, key=lambda q: (
         -q.job.priority, las_level(q.attained_s * q.job.gpu_units) if q.attained_s else 0, q.job.submit_s))
     p = _Pass(obs, cfg)
-    levels = {r.job.id: las_level(attained_running(r)) for r in obs.running}
+    levels = {r.job.id: bisect.bisect_right(LAS_THRESHOLDS_GPU_S, attained_running(r)) for r in obs.running}
+    # only checkpointable jobs are demoted off their GPUs: restarting the others would waste their work
+    demotable = any(r.job.checkpointable for r in obs.running)
     for q in ordered[: cfg.scan_depth]:
         job = q.job
         if p.try_start(job):
             continue
         if p.preempt_lower_priority(job):
             continue
-        if cfg.preempt:
+        if cfg.preempt and demotable:
             mine = las_level(q.attained_s * job.gpu_units)
             p.try_preempt_for(
                 job,
                 lambda r, mine=mine: (r.job.checkpointable and r.job.priority <= job.priority
                                       and levels[r.job.id] > mine),
                 lambda r: (-levels[r.job.id], -r.start_s),
+                ("las", mine),
             )
     # wake when the next running job crosses a threshold (it may then yield to a queued job)
     wake = math.inf
     for r in obs.running:
         level = levels[r.job.id]
-        if level < len(LAS_THRESHOLDS_GPU_S) and r.job.gpu_units > 0:
+        if r.job.checkpointable and level < len(LAS_THRESHOLDS_GPU_S) and r.job.gpu_units > 0:
             cross = r.start_s + LAS_THRESHOLDS_GPU_S[level] / r.job.gpu_units - r.attained_s
             if cross > obs.now_s:
                 wake = min(wake, cross)

@@ -13,6 +13,25 @@ from costplane.traces._series import DEFAULT_STEP_S, DemandSeries, bin_arrivals,
 
 FORMATS = ("azure-llm", "mooncake", "requests", "series")
 UNITS = ("requests", "tokens")
+MAX_DEFAULT_STEPS = 1_000_000  # ~11.6 days at 1 s; longer traces default to a coarser step (with a warning)
+NICE_STEPS_S = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+def default_step(span_s: float) -> float:
+    """1 s unless that would exceed MAX_DEFAULT_STEPS steps; then the smallest nice step that does not."""
+    for step in NICE_STEPS_S:
+        if span_s / step <= MAX_DEFAULT_STEPS:
+            return step
+    return NICE_STEPS_S[-1]
+
+
+def _with_step_note(series: DemandSeries, chosen: float) -> DemandSeries:
+    if chosen == DEFAULT_STEP_S:
+        return series
+    note = (f"{series.source}: the trace spans {series.duration_s / 86_400:.1f} days, so it is replayed in "
+            f"{chosen:g} s steps (pass --step to choose)")
+    return DemandSeries(series.start_s, series.step_s, series.counts, series.unit, series.source,
+                        (*series.warnings, note))
 _FIX_FORMATS = ("use the Azure LLM CSV (TIMESTAMP,ContextTokens,GeneratedTokens), Mooncake JSONL "
                 "(timestamp,input_length,output_length), requests CSV (timestamp,input_tokens,output_tokens) "
                 "or a series CSV (timestamp,count)")
@@ -126,15 +145,17 @@ def load_trace(path: str | Path, step_s: float | None = None, unit: str = "reque
                service: str | None = None) -> DemandSeries:
     """A DemandSeries from any known trace file.
 
-    Request traces are binned per `step_s` (default 1 s) from the first request; empty steps are zero.
-    Series files are resampled onto `step_s` (default 1 s) by spreading each row over its interval.
+    Request traces are binned per `step_s` from the first request; empty steps are zero.
+    Series files are resampled onto `step_s` by spreading each row over its interval.
+    Default step: 1 s, or for traces longer than MAX_DEFAULT_STEPS seconds the smallest of NICE_STEPS_S
+    that keeps them under that many steps (a warning says so).
     `unit="tokens"` counts input + output tokens per request instead of requests.
     """
     path = Path(path)
     if unit not in UNITS:
         raise InputError(f"unknown demand unit {unit!r}", fix=f"use one of {', '.join(UNITS)}")
-    step = float(step_s) if step_s else DEFAULT_STEP_S
-    if step <= 0:
+    step = float(step_s) if step_s is not None else DEFAULT_STEP_S
+    if not step > 0:
         raise InputError(f"--step must be > 0, got {step_s!r}", fix="pass a positive number of seconds")
     fmt = detect_format(path)
     if fmt == "series":
@@ -144,10 +165,16 @@ def load_trace(path: str | Path, step_s: float | None = None, unit: str = "reque
             raise InputError(f"{path} has a header but no rows", fix="add `timestamp,count` rows")
         times = _seconds(frame["timestamp"].str.strip(), path)
         counts = pd.to_numeric(frame["count"], errors="coerce").to_numpy(dtype="float64")
-        return series_from_intervals(times, counts, step, source=str(path))
+        if step_s is None and times.size > 1:
+            step = default_step(float(np.nanmax(times) - np.nanmin(times)))
+        series = series_from_intervals(times, counts, step, source=str(path))
+        return series if step_s is not None else _with_step_note(series, step)
     requests = read_requests(path, fmt, service)
     weights = None
     if unit == "tokens":
         weights = (requests["input_tokens"] + requests["output_tokens"]).to_numpy()
-    series = bin_arrivals(requests["time_s"].to_numpy(), weights, step, unit=unit, source=str(path))
-    return series
+    times = requests["time_s"].to_numpy()
+    if step_s is None and times.size > 1:
+        step = default_step(float(np.nanmax(times) - np.nanmin(times)))
+    series = bin_arrivals(times, weights, step, unit=unit, source=str(path))
+    return series if step_s is not None else _with_step_note(series, step)

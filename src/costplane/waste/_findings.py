@@ -5,8 +5,10 @@ For each workload (see _series.py for the interval rule that keeps used ≤ paid
     paid_gpu_hours = Σ interval_i × G / 3600          used_gpu_hours = Σ util_i/100 × interval_i × G / 3600
     efficiency     = used / paid                       idle_usd       = (paid − used) × price_usd_per_gpu_hour
 
-Candidate actions, each with a monthly saving "as if the observed pattern repeated for a
-`MONTH_HOURS`-hour month" (saving per observed hour × 730) and a risk note; the largest saving wins:
+Candidate actions, each with a risk note and a monthly saving: the saving over the file's observed
+span (first sample of any workload to the end of the last), × `MONTH_HOURS` / span — as if the observed
+period repeated through a 730-hour month, so a workload seen for 2 h of a 23 h file counts 2/23 of the
+month. The largest saving wins:
 
 * **auto-stop** — stretches where util stays below `idle_below_pct` for at least `AUTO_STOP_MIN_S`;
   a stop after `STOP_DELAY_S` of idleness saves (stretch − delay) of each such stretch.
@@ -27,7 +29,7 @@ import numpy as np
 
 from costplane.core.errors import InfeasibleError
 from costplane.core.types import Catalog
-from costplane.waste._series import UsageSeries, intervals, split_by_workload
+from costplane.waste._series import UsageSeries, intervals, median_interval_s, split_by_workload
 
 MONTH_HOURS = 730.0              # 365 × 24 / 12
 AUTO_STOP_MIN_S = 1800.0         # idle for at least 30 min before a stop is worth its cold start
@@ -130,19 +132,19 @@ def _peak_memory_gib(ts: np.ndarray, mem: tuple[np.ndarray, np.ndarray] | None, 
     return float(m_val[inside].max() / GIB) if inside.any() else None
 
 
-def _auto_stop(stretches: np.ndarray, observed_h: float, cfg: WasteConfig) -> Action | None:
+def _auto_stop(stretches: np.ndarray, per_month: float, cfg: WasteConfig) -> Action | None:
     long = stretches[stretches >= AUTO_STOP_MIN_S]
     if len(long) == 0:
         return None
     saved_h = float(np.sum(long - STOP_DELAY_S)) / 3600.0
-    monthly = saved_h * cfg.gpus_per_workload * cfg.price_usd_per_gpu_hour * MONTH_HOURS / observed_h
+    monthly = saved_h * cfg.gpus_per_workload * cfg.price_usd_per_gpu_hour * per_month
     return Action("auto-stop",
                   f"auto-stop after {STOP_DELAY_S / 60:.0f} min below {cfg.idle_below_pct:g}% util "
                   f"({len(long)} idle stretch(es) ≥ {AUTO_STOP_MIN_S / 60:.0f} min, longest {long.max() / 3600:.1f} h)",
                   monthly, "a request arriving while stopped waits for a cold start")
 
 
-def _share(p95: float, peak_gib: float | None, paid_usd: float, observed_h: float, cfg: WasteConfig) -> Action | None:
+def _share(p95: float, peak_gib: float | None, paid_usd: float, per_month: float, cfg: WasteConfig) -> Action | None:
     by_util = SHARE_MAX_TENANTS if p95 <= 100.0 / SHARE_MAX_TENANTS else math.floor(100.0 / p95)
     if peak_gib is not None and cfg.gpu_memory_gib:
         by_memory = math.floor(cfg.gpu_memory_gib / max(peak_gib * MEMORY_HEADROOM, 1e-9))
@@ -151,14 +153,14 @@ def _share(p95: float, peak_gib: float | None, paid_usd: float, observed_h: floa
     k = min(by_util, by_memory, SHARE_MAX_TENANTS)
     if k < 2:
         return None
-    monthly = paid_usd * (1 - 1 / k) * MONTH_HOURS / observed_h
+    monthly = paid_usd * (1 - 1 / k) * per_month
     memory_note = (f"peak memory {peak_gib:.1f} GiB fits {k} per {cfg.gpu_memory_gib:g} GiB GPU"
                    if peak_gib is not None and cfg.gpu_memory_gib else "memory not measured: check that tenants fit")
     return Action("share-gpu", f"share the GPU {k} ways (time-slicing/MIG): p95 util {p95:.0f}%",
                   monthly, f"tenants contend when their peaks coincide; {memory_note}")
 
 
-def _smaller_gpu(p95: float, peak_gib: float | None, observed_h: float, cfg: WasteConfig,
+def _smaller_gpu(p95: float, peak_gib: float | None, observed_h: float, per_month: float, cfg: WasteConfig,
                  catalog: Catalog | None) -> Action | None:
     if peak_gib is None or catalog is None or p95 > SMALLER_GPU_MAX_P95_PCT:
         return None
@@ -174,14 +176,15 @@ def _smaller_gpu(p95: float, peak_gib: float | None, observed_h: float, cfg: Was
     new_per_gpu_h = best[0].hourly_usd / cfg.gpus_per_workload
     if best[0].gpu == cfg.gpu or new_per_gpu_h >= cfg.price_usd_per_gpu_hour * 0.95:
         return None
-    monthly = (cfg.price_usd_per_gpu_hour - new_per_gpu_h) * cfg.gpus_per_workload * MONTH_HOURS
+    monthly = (cfg.price_usd_per_gpu_hour - new_per_gpu_h) * cfg.gpus_per_workload * observed_h * per_month
     return Action("smaller-gpu",
                   f"move to {best[0].gpu} ({best[0].cloud} {best[0].instance_type}, ${new_per_gpu_h:.2f}/GPU-h): "
                   f"peak memory {peak_gib:.1f} GiB + 10% fits",
-                  monthly, f"a smaller GPU is slower: p95 util {p95:.0f}% leaves headroom, benchmark before moving")
+                  monthly, f"a smaller GPU is slower: p95 util {p95:.0f}% leaves headroom, benchmark before moving; "
+                  f"the offer is on {best[0].cloud}")
 
 
-def _spot(observed_h: float, cfg: WasteConfig, catalog: Catalog | None) -> Action | None:
+def _spot(observed_h: float, per_month: float, cfg: WasteConfig, catalog: Catalog | None) -> Action | None:
     if catalog is None or cfg.gpu is None:
         return None
     from costplane.placement import PlacementRequest, place
@@ -196,7 +199,7 @@ def _spot(observed_h: float, cfg: WasteConfig, catalog: Catalog | None) -> Actio
     new_per_gpu_h = spot[0].hourly_usd / cfg.gpus_per_workload
     if new_per_gpu_h >= cfg.price_usd_per_gpu_hour * 0.95:
         return None
-    monthly = (cfg.price_usd_per_gpu_hour - new_per_gpu_h) * cfg.gpus_per_workload * MONTH_HOURS
+    monthly = (cfg.price_usd_per_gpu_hour - new_per_gpu_h) * cfg.gpus_per_workload * observed_h * per_month
     return Action("spot", f"run on spot {cfg.gpu} ({spot[0].cloud} {spot[0].region}, ${new_per_gpu_h:.2f}/GPU-h)",
                   monthly, "spot capacity can be reclaimed at short notice: needs replicas or checkpoints")
 
@@ -207,8 +210,13 @@ def find_waste(util: UsageSeries, cfg: WasteConfig, memory: UsageSeries | None =
     mem_by_workload = split_by_workload(memory) if memory is not None else {}
     out = []
     g = cfg.gpus_per_workload
-    for name, (ts, u) in split_by_workload(util).items():
-        dt = intervals(ts)
+    single_s = median_interval_s(util)
+    per_workload = split_by_workload(util)
+    spans = {name: (ts[0], ts[-1] + intervals(ts, single_s)[-1]) for name, (ts, _) in per_workload.items()}
+    span_h = (max(e for _, e in spans.values()) - min(s for s, _ in spans.values())) / 3600.0 if spans else 0.0
+    per_month = MONTH_HOURS / span_h if span_h > 0 else 0.0  # observed span -> one month
+    for name, (ts, u) in per_workload.items():
+        dt = intervals(ts, single_s)
         paid_h = float(dt.sum()) * g / 3600.0
         used_h = float(np.dot(u / 100.0, dt)) * g / 3600.0
         used_h = min(used_h, paid_h)
@@ -217,9 +225,9 @@ def find_waste(util: UsageSeries, cfg: WasteConfig, memory: UsageSeries | None =
         stretches = idle_stretches(u, dt, cfg.idle_below_pct)
         p95 = float(np.percentile(u, 95))
         peak = _peak_memory_gib(ts, mem_by_workload.get(name), float(dt[-1]))
-        candidates = () if not observed_h > 0 else (  # nothing observed: nothing to extrapolate to a month
-            _auto_stop(stretches, observed_h, cfg), _share(p95, peak, paid_usd, observed_h, cfg),
-            _smaller_gpu(p95, peak, observed_h, cfg, catalog), _spot(observed_h, cfg, catalog))
+        candidates = () if not (observed_h > 0 and per_month > 0) else (  # nothing observed: nothing to extrapolate to a month
+            _auto_stop(stretches, per_month, cfg), _share(p95, peak, paid_usd, per_month, cfg),
+            _smaller_gpu(p95, peak, observed_h, per_month, cfg, catalog), _spot(observed_h, per_month, cfg, catalog))
         actions = tuple(a for a in candidates if a is not None and a.monthly_saving_usd > 0)
         out.append(WorkloadWaste(
             workload=name, paid_gpu_hours=paid_h, used_gpu_hours=used_h,

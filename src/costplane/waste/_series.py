@@ -11,7 +11,7 @@ Interval rule (per workload, samples sorted by time, duplicates at one timestamp
     used  = Σ util_i/100 × interval_i × GPUs
 so a sample's value holds until the next sample (gaps included: the GPU stayed held), and because
 0 ≤ util ≤ 100, used ≤ paid and efficiency ≤ 1 exactly. A workload with one sample has no interval to
-measure: it gets `DEFAULT_INTERVAL_S`.
+measure: it gets the median interval of the file's other series (`DEFAULT_INTERVAL_S` if none).
 """
 
 from __future__ import annotations
@@ -123,15 +123,27 @@ def parse_usage_csv(text: str, name: str, *, percent: bool) -> UsageSeries:
                        frame.value.to_numpy(float), tuple(warnings), tuple(rejected))
 
 
-def intervals(ts_s: np.ndarray) -> np.ndarray:
-    """Interval each sample stands for: time to the next sample; the last one gets the median interval."""
+def intervals(ts_s: np.ndarray, single_s: float = DEFAULT_INTERVAL_S) -> np.ndarray:
+    """Interval each sample stands for: time to the next sample; the last one gets the median interval.
+
+    A series of one sample has no interval of its own: it gets `single_s` (the caller passes the
+    median interval of all other series of the file; DEFAULT_INTERVAL_S when there are none).
+    """
     if len(ts_s) == 1:
-        return np.array([DEFAULT_INTERVAL_S])
+        return np.array([single_s])
     gaps = np.diff(ts_s)
     median = float(np.median(gaps))
     if not median > 0 or not math.isfinite(median):
-        median = DEFAULT_INTERVAL_S
+        median = single_s
     return np.append(gaps, median)
+
+
+def median_interval_s(series: UsageSeries) -> float:
+    """Median gap between consecutive samples of the same workload over the whole file."""
+    same = series.workload[1:] == series.workload[:-1]
+    gaps = np.diff(series.ts_s)[same] if len(series.ts_s) > 1 else np.zeros(0)
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if len(gaps) else DEFAULT_INTERVAL_S
 
 
 def split_by_workload(series: UsageSeries) -> dict[str, tuple[np.ndarray, np.ndarray]]:

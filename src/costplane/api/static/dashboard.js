@@ -235,8 +235,16 @@ async function forecastPanel(windowText) {
     if (obs.demand_ts_s && obs.demand_ts_s.length)
       lines.push({ label: "demand actual (/s)", color: COLORS[0], xs: obs.demand_ts_s, ys: obs.demand_per_s });
     const fc = rows.filter((r) => typeof r.desired.forecast_per_s === "number");
-    if (fc.length) lines.push({ label: "demand forecast (/s)", color: COLORS[1], dash: "5 3",
-                                xs: fc.map((r) => r.created_at_s), ys: fc.map((r) => r.desired.forecast_per_s) });
+    if (fc.length) {
+      lines.push({ label: "forecast at decision (/s)", color: COLORS[1], dash: "5 3",
+                   xs: fc.map((r) => r.created_at_s), ys: fc.map((r) => r.desired.forecast_per_s) });
+    } else if (has("forecasts-create_forecast") && obs.demand_per_s && obs.demand_per_s.length >= 40) {
+      // Forecast vs actual on held-out data: fit on all but the last quarter, compare with what came.
+      const n = obs.demand_per_s.length, h = Math.floor(n / 4);
+      const fcast = await call("forecasts-create_forecast", { body: { values: obs.demand_per_s.slice(0, n - h), horizon: h } });
+      lines.push({ label: `forecast, ${fcast.model} (/s)`, color: COLORS[1], dash: "5 3",
+                   xs: obs.demand_ts_s.slice(n - h), ys: fcast.mean });
+    }
     lines.push({ label: "replicas desired", color: COLORS[2], xs: rows.map((r) => r.created_at_s), ys: rows.map((r) => r.desired.replicas) });
     const div = el("div", { class: "chart", "data-target": target });
     box.append(div);
@@ -271,6 +279,7 @@ function showLogin(message) {
 }
 
 async function refresh() {
+  document.body.dataset.ready = "false";
   const windowText = document.getElementById("window").value;
   try {
     const me = await call("system-whoami");
