@@ -20,6 +20,7 @@ DEMO_STEPS: tuple[tuple[str, str], ...] = (
     ("costplane.cli._jobs", "demo_jobs"),
     ("costplane.cli._measure", "demo_measure"),
     ("costplane.cli._forecast", "demo_forecast"),
+    ("costplane.cli._ingest", "demo_ingest"),
     ("costplane.cli._training", "demo_training"),
 )
 

@@ -274,14 +274,24 @@ def resolve_measure(db: str | None, catalog: Catalog, window_s: float, end_s: fl
                     gpu: str | None = None, price_usd_per_gpu_hour: float | None = None,
                     use_store: bool = True) -> MeasureData:
     """The store's data for the window when it has some, else the bundled sample."""
+    note = ""
     if use_store:
+        from costplane.core.errors import StoreError
         from costplane.store import Store
 
-        store = Store.open(db)
-        data = load_from_store(store, catalog, window_s, end_s, gpu, price_usd_per_gpu_hour)
-        if data is not None:
-            return data
-    return load_bundled_sample(catalog)
+        try:
+            store = Store.open(db)
+        except (StoreError, OSError) as exc:  # OSError: the default SQLite folder cannot be created
+            if db:  # a database the user named must work
+                raise
+            store, note = None, f" — default store unavailable: {getattr(exc, 'message', None) or exc}"
+        if store is not None:
+            data = load_from_store(store, catalog, window_s, end_s, gpu, price_usd_per_gpu_hour)
+            if data is not None:
+                return data
+    data = load_bundled_sample(catalog)
+    data.source += note
+    return data
 
 
 def window_for(data: MeasureData, window_s: float, end_s: float | None) -> Window:
