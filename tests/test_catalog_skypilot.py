@@ -218,3 +218,10 @@ def test_load_catalog_of_a_missing_path_names_it(tmp_path):
 
     with pytest.raises(CatalogError, match="does-not-exist"):
         load_catalog(tmp_path / "does-not-exist.csv")
+
+
+def test_known_source_errors_are_corrected_on_import(skypilot_catalog, bundled_catalog):
+    # SkyPilot's Azure v6 rows give Standard_ND96isr_H100_v5 12 GPUs; the machine has 8 (Microsoft's size page).
+    for catalog in (skypilot_catalog, bundled_catalog):
+        nd = [o for o in catalog.offers if o.instance_type == "Standard_ND96isr_H100_v5"]
+        assert nd and all(o.gpus == 8 and o.gpu == "H100" for o in nd)

@@ -32,6 +32,9 @@ _GCP_FIXED_HOSTS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # g2-standard-N carries 1 L4, except these sizes.
 _G2_L4_COUNT = {24: 2, 48: 4, 96: 8}
+# Known errors in the source snapshot, corrected on import: (cloud, instance type) -> GPUs per machine.
+# Azure's ND H100 v5 carries 8 H100 (Microsoft's ND-H100-v5 size page); SkyPilot's Azure v6 rows say 12.
+_GPU_COUNT_FIXES: dict[tuple[str, str], int] = {("azure", "Standard_ND96isr_H100_v5"): 8}
 # GPUs attached to n1 hosts: GPU count -> most vCPUs the host may have (GCP's published limits).
 _N1_MAX_VCPUS: dict[str, dict[int, int]] = {
     "T4": {1: 48, 2: 48, 4: 96},
@@ -142,6 +145,7 @@ def _read_whole_machine_cloud(cloud: str, path: Path) -> list[Offer]:
         if not _is_gpu_name(name):
             continue
         count = row.number("AcceleratorCount", required=False) or 0.0
+        count = _GPU_COUNT_FIXES.get((cloud, row.text("InstanceType")), count)
         offer = _offer(cloud, row, name, count, row.number("Price", required=False),
                        row.number("SpotPrice", required=False) if "SpotPrice" in row.fields else None)
         if offer is not None:
