@@ -81,3 +81,10 @@ def test_cli_reports_unreachable_database_on_one_line():
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "unreachable" in lines[0] and "secret" not in lines[0]
+
+
+def test_unwritable_sqlite_folder_is_a_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot create the database folder"):
+        Store.open(f"sqlite:///{blocker / 'sub' / 'c.db'}")
