@@ -136,7 +136,7 @@ def replay_jobs_cmd(
     nodes: Annotated[Path | None, typer.Option("--nodes", help="Node list (openb_node_list or node_info_df).")] = None,
     catalog: CatalogOpt = None,
     compare: Annotated[bool, typer.Option("--compare", help="Run every policy and show them side by side.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="With --compare: PNG of JCT CDF and queue length.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="With --compare: PNG of JCT CDF and queue.")] = None,
     quotas: Annotated[Path | None, typer.Option("--quotas", help="Team quotas YAML (teams: {NAME: {...}}).")] = None,
     checkpointable: Annotated[bool, typer.Option("--checkpointable/--no-checkpointable",
                                                  help="Treat Alibaba trace jobs as checkpointable.")] = False,

@@ -444,7 +444,8 @@ def replay_jobs(
         if not queue and not running and done == total:
             break  # what is left (wake-ups, idle nodes) changes nothing that is measured
 
-    for jid in (q.job.id for q in queue.items):  # nothing more will ever start them (e.g. above their team's max): count, never drop
+    # nothing more will ever start these (e.g. above their team's max): counted, never dropped
+    for jid in (q.job.id for q in queue.items):
         rejections.append(Rejection(jid, "never started (quota or policy)"))
     end_s = max([s.finish_s for s in states.values() if s.finish_s is not None], default=start_s)
     span_s = max(end_s - start_s, 0.0)

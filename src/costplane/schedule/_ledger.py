@@ -7,6 +7,7 @@ simulator, applying the same starts in the same order, lands on the same GPUs.
 Placement rule (documented simplification): a whole-GPU gang of k takes k fully free GPUs of ONE
 model anywhere in the pool (no intra-node topology); a fractional job takes part of one GPU,
 best fit (the fullest GPU that still has room), so shared GPUs are packed before fresh ones are cut.
+Ties go to GPUs on the busiest node, so lightly used nodes drain and an elastic cluster can release them.
 Models are tried in the order they were first added (the simulator adds cheapest first).
 """
 
@@ -24,6 +25,8 @@ class Ledger:
     def __init__(self) -> None:
         self.free = np.empty(0, dtype=np.int32)
         self.gpu_model = np.empty(0, dtype=np.int32)
+        self.gpu_slot = np.empty(0, dtype=np.int32)   # dense node slot of each GPU
+        self.slot_busy = np.empty(0, dtype=np.int32)  # GPUs of each node slot in (partial) use
         self.models: list[str] = []
         self.model_gpus: dict[int, np.ndarray] = {}
         self.full_free: dict[int, int] = {}
@@ -41,6 +44,8 @@ class Ledger:
         idx = np.arange(start, start + gpus, dtype=np.int64)
         self.free = np.concatenate([self.free, np.full(gpus, MILLI_PER_GPU, dtype=np.int32)])
         self.gpu_model = np.concatenate([self.gpu_model, np.full(gpus, m, dtype=np.int32)])
+        self.gpu_slot = np.concatenate([self.gpu_slot, np.full(gpus, len(self.slot_busy), dtype=np.int32)])
+        self.slot_busy = np.concatenate([self.slot_busy, np.zeros(1, dtype=np.int32)])
         self.model_gpus = dict(self.model_gpus)
         self.model_gpus[m] = np.concatenate([self.model_gpus.get(m, np.empty(0, np.int64)), idx])
         self.full_free[m] = self.full_free.get(m, 0) + gpus
@@ -60,6 +65,8 @@ class Ledger:
         other = Ledger.__new__(Ledger)
         other.free = self.free.copy()
         other.gpu_model = self.gpu_model  # replaced, never mutated in place
+        other.gpu_slot = self.gpu_slot  # replaced, never mutated in place
+        other.slot_busy = self.slot_busy.copy()
         other.models = list(self.models)
         other.model_gpus = self.model_gpus  # replaced, never mutated in place
         other.full_free = dict(self.full_free)
@@ -97,7 +104,10 @@ class Ledger:
             for m in models:
                 if self.full_free.get(m, 0) >= k:
                     idx = self.model_gpus[m]
-                    return idx[self.free[idx] == MILLI_PER_GPU][:k]
+                    cands = idx[self.free[idx] == MILLI_PER_GPU]
+                    if cands.size > k:  # pack: GPUs of the busiest nodes first, so others drain
+                        cands = cands[np.argsort(-self.slot_busy[self.gpu_slot[cands]], kind="stable")]
+                    return cands[:k]
             return None
         need = job.milli
         for m in models:
@@ -105,8 +115,10 @@ class Ledger:
             if idx is None or idx.size == 0:
                 continue
             f = self.free[idx]
-            room = np.where(f >= need, f, MILLI_PER_GPU + 1)
-            best = int(np.argmin(room))
+            room = np.where(f >= need, f, MILLI_PER_GPU + 1).astype(np.int64)
+            # best fit; among equal room, the GPU on the busiest node (so other nodes drain)
+            key = room * 4096 - self.slot_busy[self.gpu_slot[idx]]
+            best = int(np.argmin(key))
             if room[best] <= MILLI_PER_GPU:
                 return idx[best:best + 1]
         return None
@@ -118,6 +130,7 @@ class Ledger:
             self.free[g] = before - milli
             if before == MILLI_PER_GPU:
                 self.full_free[self._model_of(g)] -= 1
+                self.slot_busy[self.gpu_slot[g]] += 1
 
     def give(self, idx: np.ndarray, milli: int) -> None:
         for g in idx.tolist():
@@ -126,6 +139,7 @@ class Ledger:
             self.free[g] = after
             if after == MILLI_PER_GPU:
                 self.full_free[self._model_of(g)] += 1
+                self.slot_busy[self.gpu_slot[g]] -= 1
 
     def _model_of(self, g: int) -> int:
         return int(self.gpu_model[g])

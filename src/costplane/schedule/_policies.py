@@ -35,7 +35,16 @@ from typing import Any
 import numpy as np
 
 from costplane.schedule._ledger import Ledger
-from costplane.schedule._model import MILLI_PER_GPU, Decision, Job, NodeOffer, NodeView, QueuedJob, RunningJob, TeamQuota
+from costplane.schedule._model import (
+    MILLI_PER_GPU,
+    Decision,
+    Job,
+    NodeOffer,
+    NodeView,
+    QueuedJob,
+    RunningJob,
+    TeamQuota,
+)
 
 LAS_THRESHOLDS_GPU_S: tuple[float, ...] = (3_600.0, 36_000.0, 360_000.0)  # 1, 10, 100 GPU-hours
 SCAN_DEPTH = 100          # queued jobs looked at per pass, like Slurm's default_queue_depth
