@@ -30,10 +30,10 @@ CONTRACT_KEYS = {"policy", "jobs", "avg_jct_s", "p95_jct_s", "avg_queue_s", "gpu
 # Hand-written rows in the Alibaba openb_pod_list layout (not copied from the trace).
 POD_HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n"
 POD_ROWS = [
-    "p0,8000,1000,1,1000,,LS,Running,10,5000,10",          # line 2: in flight before the window (W=1000)
+    "p0,8000,1000,1,1000,,LS,Running,-20000,5000,-20000",  # line 2: in flight long before the window (W=1000)
     "p1,8000,1000,1,470,,BE,Succeeded,1100,1700,1200",     # line 3: 0.47 GPU, 500 s after scheduling
     "p2,8000,1000,8,1000,V100M16|V100M32,LS,Failed,1500,2500,1500",  # line 4: 8 GPUs, allowed types
-    "p3,8000,1000,0,0,,BE,Succeeded,500,1000,500",         # line 5: CPU only (first departure: W=1000)
+    "p3,8000,1000,0,0,,BE,Succeeded,1000,1000,1000",       # line 5: CPU only (first departure: W=1000)
     "p4,8000,1000,1,1000,,BE,Pending,1600,1900,",          # line 6: never scheduled
     "p5,8000,1000,x,1000,,LS,Running,1700,3000,1700",      # line 7: malformed
     "p6,8000,1000,1,1000,,LS,Running,1800,1000,1800",      # line 8: deletion before start
@@ -72,6 +72,14 @@ e,40,40,2,,urgent,ml,,,
 f,oops,40,2,,,ml,,,
 g,50,60,2,T4|L4,3,web,,yes,
 """
+
+
+def test_trace_that_starts_with_its_first_arrival_is_not_clipped(tmp_path):
+    rows = ["a,1,1,1,1000,,LS,Succeeded,0,800,0", "b,1,1,1,1000,,LS,Succeeded,10,900,10",
+            "c,1,1,1,1000,,LS,Succeeded,20,1000,20"]
+    js = read_job_trace(write(tmp_path, "pods.csv", POD_HEADER + "\n".join(rows) + "\n"))
+    assert js.window_start_s == 0 and js.skipped["clipped_at_window_start"] == 0
+    assert [(j.submit_s, j.duration_s) for j in js.jobs] == [(0, 800), (10, 890), (20, 980)]
 
 
 def test_own_format_and_malformed_rows(tmp_path):
@@ -161,3 +169,27 @@ def test_real_alibaba_trace_cost_aware_cheaper_and_not_slower():
     assert ca["cost_usd"] < 0.92 * fifo["cost_usd"]
     assert ca["avg_jct_s"] <= fifo["avg_jct_s"]
     assert 0 < fifo["gpu_utilisation"] <= 1 and las["cost_usd"] == pytest.approx(fifo["cost_usd"], rel=0.05)
+
+
+def test_cli_more_bad_input(tmp_path):
+    from costplane.cli import main
+
+    only_bad = write(tmp_path, "bad.csv", "id,submit_s,duration_s,gpus\na,0,-1,1\nb,x,1,1\n")
+    assert main(["replay-jobs", "--trace", str(only_bad), "--json"]) != 0
+    broken = write(tmp_path, "q.yaml", "teams: {ml: [\n")
+    assert main(["replay-jobs", "--trace", str(SAMPLE), "--quotas", str(broken), "--json"]) != 0
+    empty_nodes = write(tmp_path, "n.csv", "")
+    assert main(["replay-jobs", "--trace", str(SAMPLE), "--nodes", str(empty_nodes), "--json"]) != 0
+
+
+def test_cli_node_list_prices_opaque_gpus_and_keep_base(tmp_path):
+    nodes = write(tmp_path, "nodes.csv", "sn,cpu_milli,memory_mib,gpu,model\nn0,1,1,8,G2\nn1,1,1,4,V100M16\n")
+    base = json.loads(invoke("replay-jobs", "--trace", str(SAMPLE), "--nodes", str(nodes), "--json").stdout)
+    assert base["fixed_gpus"] == 12 and base["jobs"] == 400
+    # G2 priced as T4 by default; as V100 it must cost less here (V100 is cheaper per GPU in the bundle)
+    as_v100 = json.loads(invoke("replay-jobs", "--trace", str(SAMPLE), "--nodes", str(nodes),
+                                "--gpu-price-as", "G2=V100", "--json").stdout)
+    assert as_v100["cost_usd"] != base["cost_usd"]
+    kept = json.loads(invoke("replay-jobs", "--trace", str(SAMPLE), "--nodes", str(nodes), "--policy", "cost-aware",
+                             "--keep-base", "--json").stdout)
+    assert kept["fixed_gpus"] == 12 and kept["cost_usd"] >= base["cost_usd"] * 0.99

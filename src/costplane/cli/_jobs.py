@@ -35,7 +35,12 @@ def read_quotas(path: Path) -> dict[str, TeamQuota]:
 
     if not path.exists():
         raise InputError(f"quota file {path} does not exist", fix="pass --quotas with an existing YAML file")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"quota file {path}{where} is not valid YAML", fix="fix the YAML syntax there") from exc
     teams = data.get("teams") if isinstance(data, dict) else None
     if not isinstance(teams, dict) or not teams:
         raise InputError(f"{path}: no `teams:` mapping", fix="write teams: {ml: {guaranteed_gpus: 8, max_gpus: 16}}")

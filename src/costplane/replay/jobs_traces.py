@@ -10,8 +10,10 @@ Job traces
   * Running / Succeeded / Failed: replayed with duration `deletion_time - scheduled_time`. A Failed pod
     held its GPUs until it failed, so that time is real demand; a Running pod was still running when
     the trace was cut (its duration is a lower bound).
-  * Window: the snapshot starts no later than its first departure, `W = min(deletion_time)` over all
-    well-formed pods (CPU-only and pending included). Pods created
+  * Window: a snapshot starts no later than its first departure, `W = min(deletion_time)` over all
+    well-formed pods (CPU-only and pending included), when the pods created before W arrived at less
+    than a tenth of the rate of those after (a snapshot's few long-lived pods); otherwise the trace
+    starts at its first arrival and nothing is clipped. Pods created
     before W were already in flight: they are submitted at W with their remaining time (counted in
     `skipped["clipped_at_window_start"]`, though they are replayed).
   * `qos` → priority: LS/Guaranteed high, Burstable normal, BE low. `gpu_spec` `A|B` → allowed models.
@@ -41,7 +43,7 @@ from costplane.placement import PlacementRequest, place
 from costplane.replay.jobs import ClusterSpec, NodeSpec
 from costplane.schedule import PRIORITY_NORMAL, QOS_PRIORITY, Job, JobSet, NodeOffer
 
-ALIBABA_POD_COLUMNS = {"name", "num_gpu", "gpu_milli", "creation_time", "deletion_time", "scheduled_time"}
+ALIBABA_POD_COLUMNS = {"name", "num_gpu", "gpu_milli", "creation_time", "deletion_time"}  # + scheduled_time
 OWN_COLUMNS = {"id", "submit_s", "duration_s", "gpus"}
 DEFAULT_GPU = "V100"        # model of the p95-sized cluster when jobs name none (the trace cluster's era)
 NODE_GPUS = 8               # GPUs per node of that cluster
@@ -102,7 +104,8 @@ def _alibaba_pods(df: pd.DataFrame, source: str, checkpointable: bool) -> JobSet
     milli = _numeric(df, "gpu_milli")
     created = _numeric(df, "creation_time")
     deleted = _numeric(df, "deletion_time")
-    sched = _numeric(df, "scheduled_time")
+    # without a scheduled_time column every pod is taken to have started when it was created
+    sched = _numeric(df, "scheduled_time") if "scheduled_time" in df.columns else created.copy()
     malformed: list[tuple[int, str]] = []
     bad = num_gpu.isna() | created.isna() | deleted.isna() | (num_gpu < 0) | milli.isna() & (num_gpu == 1)
     for i in np.flatnonzero(bad.to_numpy()):
@@ -120,7 +123,7 @@ def _alibaba_pods(df: pd.DataFrame, source: str, checkpointable: bool) -> JobSet
         malformed.append((int(line[i]), f"negative duration ({duration.iloc[i]:g} s: deletion before start)"))
     keep &= ~negative
     valid = ~bad & ~negative  # CPU-only and pending pods also left: they date the snapshot too
-    window_s = float(deleted[valid].min()) if valid.any() else 0.0
+    window_s = _snapshot_start(created[valid].to_numpy(float), deleted[valid].to_numpy(float))
     early = keep & (created < window_s)
     skipped["clipped_at_window_start"] = int(early.sum())
     qos = df["qos"].str.strip().str.lower() if "qos" in df.columns else pd.Series([""] * len(df))
@@ -144,6 +147,26 @@ def _alibaba_pods(df: pd.DataFrame, source: str, checkpointable: bool) -> JobSet
         jobs.append(Job(str(names[i]), submit, dur, gpus, allowed_gpus=spec_cache[raw_spec],
                         priority=QOS_PRIORITY.get(str(qv[i]), PRIORITY_NORMAL), checkpointable=checkpointable))
     return JobSet(tuple(jobs), source, window_s, tuple(sorted(malformed)), dict(skipped))
+
+
+SNAPSHOT_DENSITY_RATIO = 0.1  # arrivals before the first departure this much sparser: a snapshot
+
+
+def _snapshot_start(created: np.ndarray, deleted: np.ndarray) -> float:
+    """Where the recorded window starts. A snapshot (as openb) lists the few pods alive when it began,
+    created long before, then dense arrivals: the window starts at the first departure. A trace that
+    simply starts with its first arrival has as dense arrivals before its first departure as after:
+    its window starts at the first arrival and nothing is clipped."""
+    if created.size == 0:
+        return 0.0
+    first_out, first_in, last_in = float(deleted.min()), float(created.min()), float(created.max())
+    before = int(np.count_nonzero(created < first_out))
+    after = created.size - before
+    if before == 0 or after == 0 or first_out <= first_in or last_in <= first_out:
+        return first_in
+    rate_before = before / (first_out - first_in)
+    rate_after = after / (last_in - first_out)
+    return first_out if rate_before < SNAPSHOT_DENSITY_RATIO * rate_after else first_in
 
 
 def _seconds(series: pd.Series) -> pd.Series:
@@ -227,7 +250,11 @@ def read_node_list(path: str | Path) -> list[tuple[str, int]]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"node list {path} does not exist", fix="pass --nodes with an existing CSV file")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"node list {path} is not a readable CSV ({exc})", fix="pass a CSV node list") from exc
+    df.columns = [c.strip() for c in df.columns]
     cols = set(df.columns)
     if {"gpu", "model"} <= cols:
         gcol, mcol = "gpu", "model"
@@ -283,17 +310,62 @@ def p95_gpu_demand(jobs: list[Job] | tuple[Job, ...], q: float = 95.0) -> float:
     return float(level[srt][min(np.searchsorted(cum, q / 100.0), len(cum) - 1)])
 
 
+def _priced(model: str, catalog: Catalog, price_as: dict[str, str]) -> bool:
+    try:
+        gpu_hourly_usd(model, catalog, price_as)
+    except CatalogError:
+        return False
+    return True
+
+
 def sized_cluster(jobs: tuple[Job, ...], catalog: Catalog, price_as: dict[str, str],
                   capacity: int | None = None) -> ClusterSpec:
-    """A fixed cluster of `capacity` GPUs (default: the trace's p95 demand) of the jobs' usual model."""
-    named = Counter(j.allowed_gpus[0] for j in jobs if j.allowed_gpus)
-    model = named.most_common(1)[0][0] if named else DEFAULT_GPU
-    gpus = capacity if capacity is not None else max(1, math.ceil(p95_gpu_demand(jobs) - 1e-9))
-    biggest = max((j.whole_gpus for j in jobs), default=1)
-    per_node = max(NODE_GPUS, biggest)
-    nodes = [(model, per_node)] * (gpus // per_node) + ([(model, gpus % per_node)] if gpus % per_node else [])
+    """A fixed cluster of `capacity` GPUs (default: the trace's p95 concurrent demand, rounded up).
+
+    Jobs that name GPU models are grouped by their first priced model; jobs that name none join the
+    largest group (or `DEFAULT_GPU`). The GPUs are split between groups in proportion to each group's
+    GPU-seconds, each group getting at least its largest job, in nodes of `NODE_GPUS` GPUs.
+    """
+    if not jobs:
+        raise InputError("no job to size a cluster for", fix="pass a trace with GPU jobs or --capacity")
+    priced: dict[str, bool] = {}
+
+    def home(job: Job) -> str | None:
+        for m in job.allowed_gpus:
+            if m not in priced:
+                priced[m] = _priced(m, catalog, price_as)
+            if priced[m]:
+                return m
+        return None
+
+    homes = [home(j) for j in jobs]
+    work: Counter[str] = Counter()
+    for j, m in zip(jobs, homes, strict=True):
+        if m is not None:
+            work[m] += j.gpu_units * max(j.duration_s, 1.0)
+    default = work.most_common(1)[0][0] if work else DEFAULT_GPU
+    biggest: Counter[str] = Counter({default: 1})
+    for j, m in zip(jobs, homes, strict=True):
+        if m is None and j.allowed_gpus:
+            continue  # names only unpriced models: rejected by the replay, with that reason
+        if m is None:
+            m = default
+            work[m] += j.gpu_units * max(j.duration_s, 1.0)
+        biggest[m] = max(biggest[m], max(j.whole_gpus, 1))
+    if not work:
+        work[default] = 1.0
+    total = capacity if capacity is not None else max(1, math.ceil(p95_gpu_demand(jobs) - 1e-9))
+    all_work = sum(work.values()) or 1.0
+    split = {m: max(biggest[m], round(total * w / all_work)) for m, w in work.items()}
+    if capacity is not None and len(split) == 1:
+        split = {next(iter(split)): capacity}
+    nodes: list[tuple[str, int]] = []
+    for m, gpus in sorted(split.items(), key=lambda kv: -kv[1]):
+        per_node = max(NODE_GPUS, biggest[m])
+        nodes += [(m, per_node)] * (gpus // per_node) + ([(m, gpus % per_node)] if gpus % per_node else [])
     how = "given" if capacity is not None else "p95 demand"
-    return fixed_cluster(nodes, catalog, price_as, f"{gpus} × {model} ({how})")
+    label = " + ".join(f"{g} × {m}" for m, g in sorted(split.items(), key=lambda kv: -kv[1]))
+    return fixed_cluster(nodes, catalog, price_as, f"{label} ({how})")
 
 
 def elastic_offers(models: set[str], catalog: Catalog, price_as: dict[str, str], spot: bool = True
