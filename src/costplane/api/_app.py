@@ -21,6 +21,7 @@ from costplane.api._metrics import HttpMetrics, new_registry
 from costplane.api._routes import admin, budgets, catalog, decisions, plans, spend
 from costplane.api._schemas import HealthPublic
 from costplane.api._settings import Settings
+from costplane.api._tokens import TokenCache
 from costplane.core.clock import Clock, WallClock
 from costplane.core.errors import StoreError
 from costplane.store import Store
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     app.state.controller = None  # set by `costplane serve` when the control loop runs in this process
     app.state.registry = new_registry(store, clock, settings)
     app.state.cache = ResultCache()
+    app.state.token_cache = TokenCache()
     install_error_handlers(app)
 
     @app.get("/healthz", response_model=HealthPublic, tags=["system"], responses=error_responses(503))

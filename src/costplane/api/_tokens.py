@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -21,6 +23,7 @@ from costplane.store import ApiToken, Store
 
 ROLES: tuple[str, ...] = ("viewer", "operator", "admin")  # each includes the rights of those before it
 TOKEN_PREFIX = "cp_"
+TOKEN_CACHE_TTL_S = 10.0  # how long an authenticated token is trusted without a lookup
 TOKEN_BYTES = 32  # 256 bits of randomness: guessing is out of reach, so a plain SHA-256 suffices (no KDF)
 
 
@@ -86,6 +89,40 @@ def authenticate(store: Store, secret: str) -> Principal | None:
         if row is None or row.revoked or not hmac.compare_digest(row.token_sha256, digest):
             return None
         return Principal(int(row.id), row.name, row.role, row.team)
+
+
+class TokenCache:
+    """Recently authenticated tokens, by hash, for `ttl_s` seconds (monotonic time; never decision code).
+
+    A database lookup per request caps a small server at ~150 requests/s; with this cache a token is
+    looked up once per `ttl_s`. Revoking through this process's API drops the entry at once; a
+    revocation by another process (`costplane token revoke`) takes effect within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = TOKEN_CACHE_TTL_S, max_entries: int = 10_000) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, store: Store, secret: str) -> Principal | None:
+        digest = hash_secret(secret)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal = authenticate(store, secret)
+        if principal is not None:  # unknown tokens are never cached: each attempt costs a lookup
+            with self._lock:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                self._entries[digest] = (principal, now + self.ttl_s)
+        return principal
+
+    def forget(self, token_id: int) -> None:
+        with self._lock:
+            for digest in [d for d, (p, _) in self._entries.items() if p.token_id == token_id]:
+                del self._entries[digest]
 
 
 def list_tokens(store: Store, limit: int, offset: int) -> tuple[list[ApiToken], int]:

@@ -72,8 +72,9 @@ def _parse_ds(raw: pd.Series, source: str) -> tuple[np.ndarray, bool, bool]:
         raise InputError(f"{source}: line {raw.index[row] + 2}, column ds: '{raw.iloc[row]}' is neither seconds "
                          "nor an ISO 8601 time", fix="write ds as seconds or like 2024-01-31T12:00:00Z")
     tz_aware = bool(text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).any())
-    ns = stamps.astype("int64").to_numpy() if hasattr(stamps, "astype") else np.asarray(stamps, dtype="int64")
-    return ns / 1e9, True, tz_aware
+    # Subtract the epoch rather than casting to int64: pandas 3 parses to microseconds, pandas 2 to nanoseconds.
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    return seconds, True, tz_aware
 
 
 def prepare_long(df: pd.DataFrame, source: str = "input", duplicates: str = "error",
