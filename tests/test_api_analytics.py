@@ -78,3 +78,37 @@ def test_replay_is_never_below_the_oracle(world):
                              headers=world.auth("admin")).json()
     assert peak["peak_replicas"] == 4  # 8 units/s over 2 units/s per replica
     assert peak["cost_usd"] == pytest.approx(4 * 3.6 * 300 / 3600, rel=0.05)
+
+
+def test_cost_adds_up_to_the_cent_for_any_ledger(tmp_path):
+    """Property: for random lines, rows + idle == total to the cent, and total == the prorated line sum."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sqlalchemy import delete
+
+    from api_fixtures import NOW_S
+    from costplane.api._analytics import cost_allocation
+    from costplane.store import CostRecord, Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'prop.db'}")
+    line = st.tuples(st.sampled_from(["a", "b", None]), st.sampled_from(["w1", "w2", None]),
+                     st.floats(-20 * 3600, 0), st.floats(60, 10 * 3600), st.floats(0, 500))
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.lists(line, min_size=1, max_size=12), st.sampled_from(["team", "workload", "project"]))
+    def check(lines, by):
+        with store.session() as s:
+            s.execute(delete(CostRecord))
+        store.add_cost_records([
+            {"source": "p", "line_key": str(i), "team": team, "workload": workload, "period_start_s": NOW_S + start,
+             "period_end_s": NOW_S + start + length, "billed_cost_usd": cost, "effective_cost_usd": cost}
+            for i, (team, workload, start, length, cost) in enumerate(lines)])
+        start_s = NOW_S - 6 * 3600
+        r = cost_allocation(store, start_s, NOW_S, by, None)
+        cents = round(100 * sum(x["cost_usd"] for x in r["rows"])) + round(100 * r["idle_usd"])
+        assert cents == round(100 * r["total_usd"])
+        expected = sum(c * max(0.0, min(NOW_S + s0 + n, NOW_S) - max(NOW_S + s0, start_s)) / n
+                       for _, _, s0, n, c in lines)
+        assert abs(r["total_usd"] - expected) <= 0.005 + 1e-6 * len(lines)
+
+    check()

@@ -46,8 +46,13 @@ def test_budgets_report_spend_and_burn_in_the_current_period(world):
     assert (research["spent_usd"], research["burn_ratio"]) == (32.0, 0.32)
     assert (product["spent_usd"], product["burn_ratio"]) == (108.0, 0.54)
     assert research["period_start_s"] == 1_748_736_000.0  # 2025-06-01 00:00 UTC
+    # month budgets carry costplane.budget's month-end forecast and the thresholds crossed
+    assert product["forecast_usd"] >= product["spent_usd"]
+    assert {"threshold": 0.5, "basis": "actual"} in product["alerts"]
+    assert all(a["basis"] in ("actual", "forecast") for a in research["alerts"])
     weekly = c.patch(f"/api/v1/budgets/{product['id']}", json={"period": "week"}, headers=h).json()
     assert weekly["spent_usd"] == 8.0  # the week began Monday 2025-06-09: the 100 $ line is older
+    assert weekly["forecast_usd"] is None and weekly["alerts"] == []
     assert c.get(f"/api/v1/budgets/{product['id']}", headers=h).json()["period"] == "week"
     assert c.delete(f"/api/v1/budgets/{product['id']}", headers=h).status_code == 204
     assert c.get(f"/api/v1/budgets/{product['id']}", headers=h).status_code == 404

@@ -57,8 +57,10 @@ def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
     port = _free_port()
     env = {**os.environ, "COSTPLANE_HOME": str(tmp_path / "home")}
     env.pop("COSTPLANE_DB_URL", None)
-    proc = subprocess.Popen([exe, "serve", "--port", str(port), "--no-seed", "--interval", "1"], env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    log = tmp_path / "serve.err"
+    with log.open("w") as err_file:
+        proc = subprocess.Popen([exe, "serve", "--port", str(port), "--no-seed", "--interval", "1"], env=env,
+                                stderr=err_file, stdout=subprocess.DEVNULL, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 40
@@ -69,7 +71,7 @@ def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        assert health == {"status": "ok", "database": "ok", "controller": True}
+        assert health == {"status": "ok", "database": "ok", "controller": True}, log.read_text()
         token_file = tmp_path / "home" / "admin-token"
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         token = token_file.read_text().strip()
@@ -82,19 +84,20 @@ def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
             if decisions["count"]:
                 break
             time.sleep(0.3)
-        assert decisions["count"] >= 1 and decisions["data"][0]["target"] == "deployment/serving/chat"
+        assert decisions["count"] >= 1 and decisions["data"][0]["target"] == "deployment/serving/chat", log.read_text()
         ran = httpx.post(f"{base}/api/v1/controller/cycles", headers=headers)
-        assert ran.status_code == 200
+        assert ran.status_code == 200, (ran.text, log.read_text())
         audit = httpx.get(f"{base}/api/v1/audit?action=controller.run_cycle", headers=headers).json()
         assert audit["count"] == 1 and audit["data"][0]["actor"] == "admin"
         assert "costplane_http_requests_total" in httpx.get(f"{base}/metrics").text
     finally:
         proc.terminate()
         try:
-            _, err = proc.communicate(timeout=15)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-            _, err = proc.communicate()
+            proc.wait()
+    err = log.read_text()
     assert token in err and "shown once" in err
 
 

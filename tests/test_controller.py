@@ -211,3 +211,12 @@ def test_sigkill_mid_cycle_neither_loses_data_nor_repeats_actuation(tmp_path):
         rows = s.scalars(select(DecisionRow)).all()
         assert len(rows) == 1 and rows[0].actuated_at_s is not None
         assert store.count(UsageSample) == 30
+
+
+def test_decisions_carry_the_demand_forecast(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    clock = SimClock(1_800_000_000.0)
+    _seed_demand(store, clock.now_s(), rate_per_s=6.0)
+    row = Controller(store, clock, DryRunActuator(), (_chat(),), AutoscaleDecide()).run_cycle()[0]
+    # Flat 6 req/s history: the median forecast is 6 req/s.
+    assert row.desired["forecast_per_s"] == pytest.approx(6.0, rel=0.05)

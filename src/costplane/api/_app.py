@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                   description="Cost-control plane for GPU infrastructure. Send `Authorization: Bearer TOKEN` "
                               "to /api/v1 routes; errors are `{error: {code, message, fix}}`.",
                   generate_unique_id_function=_operation_id, openapi_url="/openapi.json",
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)  # Swagger UI loads from a CDN: useless offline
     app.state.settings, app.state.store, app.state.clock = settings, store, clock
     app.state.catalog = None
     app.state.controller_running = False

@@ -197,21 +197,40 @@ def _budget_team(s, budget: Budget) -> str | None:
     return s.scalar(select(Team.name).join(Project, Project.team_id == Team.id).where(Project.name == budget.name))
 
 
-def _spent(s, budget: Budget, start_s: float, now_s: float) -> float:
+def _hourly_spend(s, budget: Budget, start_s: float, now_s: float) -> np.ndarray:
+    """Spend of the budget's team or project per hour from `start_s` to `now_s`, lines prorated by overlap."""
     column = CostRecord.team if budget.scope == "team" else CostRecord.project
     rows = s.execute(select(CostRecord.period_start_s, CostRecord.period_end_s, CostRecord.effective_cost_usd)
                      .where(column == budget.name, CostRecord.period_end_s > start_s,
                             CostRecord.period_start_s < now_s)).all()
-    return sum(c * (min(e, now_s) - max(b, start_s)) / max(e - b, 1e-9) for b, e, c in rows)
+    edges = np.append(start_s + 3600.0 * np.arange(max(int(np.ceil((now_s - start_s) / 3600.0)), 1)), now_s)
+    hourly = np.zeros(len(edges) - 1)
+    for b, e, c in rows:
+        overlap = np.clip(np.minimum(edges[1:], e) - np.maximum(edges[:-1], b), 0.0, None)
+        hourly += c * overlap / max(e - b, 1e-9)
+    return hourly
 
 
 def budget_public(s, budget: Budget, now_s: float) -> dict[str, Any]:
+    """A budget with its spend this period; month budgets also get costplane.budget's forecast and alerts."""
     start = period_start_s(budget.period, now_s)
-    spent = _spent(s, budget, start, now_s)
-    return {"id": budget.id, "scope": budget.scope, "name": budget.name, "team": _budget_team(s, budget),
-            "period": budget.period, "amount_usd": budget.amount_usd, "alert_thresholds": budget.alert_thresholds,
-            "webhook_url": budget.webhook_url, "spent_usd": round(spent, 6),
-            "burn_ratio": round(spent / budget.amount_usd, 6) if budget.amount_usd else 0.0, "period_start_s": start}
+    hourly = _hourly_spend(s, budget, start, now_s)
+    spent = float(hourly.sum())
+    out = {"id": budget.id, "scope": budget.scope, "name": budget.name, "team": _budget_team(s, budget),
+           "period": budget.period, "amount_usd": budget.amount_usd, "alert_thresholds": budget.alert_thresholds,
+           "webhook_url": budget.webhook_url, "spent_usd": round(spent, 6),
+           "burn_ratio": round(spent / budget.amount_usd, 6) if budget.amount_usd else 0.0, "period_start_s": start,
+           "forecast_usd": None, "alerts": []}
+    if budget.period == "month":
+        try:
+            from costplane.budget import BudgetSpec, evaluate
+        except ImportError:  # a build without the budget package: spend and burn only
+            return out
+        spec = BudgetSpec(budget.scope, budget.name, budget.amount_usd, tuple(budget.alert_thresholds or ()))
+        status = evaluate(spec, hourly, now_s)
+        out["forecast_usd"] = round(status.forecast_usd, 6)
+        out["alerts"] = [{"threshold": a.threshold, "basis": a.basis} for a in status.alerts]
+    return out
 
 
 def list_budgets(store: Store, team: str | None, now_s: float, limit: int, offset: int) -> tuple[list[dict], int]:

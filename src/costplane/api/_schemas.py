@@ -193,6 +193,8 @@ class BudgetPublic(_Out):
     spent_usd: float = Field(description="Cost of the team so far in the current period.")
     burn_ratio: float = Field(description="spent_usd / amount_usd.")
     period_start_s: float
+    forecast_usd: float | None = Field(description="Month budgets: spend expected by month end (costplane.budget).")
+    alerts: list[dict[str, Any]] = Field(description="Thresholds crossed: {threshold, basis: actual|forecast}.")
 
 
 class BudgetsPublic(_Page):

@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("aborted", highlight=False)
         return 130
-    except click_exceptions.ClickException as exc:
-        exc.show()
+    except click_exceptions.ClickException as exc:  # usage errors: one stderr line, like every user error
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        err_console.print(f"error: {message}; see `costplane --help`", highlight=False, markup=False, soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

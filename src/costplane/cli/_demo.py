@@ -22,6 +22,7 @@ DEMO_STEPS: tuple[tuple[str, str], ...] = (
     ("costplane.cli._forecast", "demo_forecast"),
     ("costplane.cli._ingest", "demo_ingest"),
     ("costplane.cli._training", "demo_training"),
+    ("costplane.cli._serve", "demo_serve"),
 )
 
 

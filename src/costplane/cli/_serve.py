@@ -47,6 +47,16 @@ def _start_controller(store, clock, services: Path | None, interval_s: float, st
 
     specs = load_services(services or example_path("services.yaml"))
     controller = Controller(store, clock, DryRunActuator(), specs, AutoscaleDecide(), interval_s=interval_s)
+    # The loop and POST /api/v1/controller/cycles may run a cycle at the same moment; one at a time,
+    # or both decide the same cycle and the second insert breaks its unique (cycle, target, kind) key.
+    cycle_lock = threading.Lock()
+    unlocked_cycle = controller.run_cycle
+
+    def run_cycle_serialised():
+        with cycle_lock:
+            return unlocked_cycle()
+
+    controller.run_cycle = run_cycle_serialised
 
     def loop() -> None:
         while not stop.is_set():

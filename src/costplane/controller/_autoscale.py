@@ -45,4 +45,15 @@ class AutoscaleDecide:
         policy_obs = PolicyObservation(now_s=obs.now_s, step_s=step_s, demand=rate * step_s,
                                        ready_replicas=current, starting_replicas=0)
         decision, self._state[service.name] = policy(policy_obs, self._state.get(service.name), cfg)
-        return Proposal(int(decision.desired_replicas), tuple(decision.reasons))
+        return Proposal(int(decision.desired_replicas), tuple(decision.reasons), _median_forecast(policy_obs, cfg))
+
+
+def _median_forecast(obs, cfg) -> float | None:
+    """Median demand rate (units/s) the built-in forecaster expects over the next cold start + interval,
+    stored beside the decision so forecast-vs-actual can be checked later."""
+    from costplane.autoscale._policies import _forecast_need
+
+    if obs.demand.size == 0:
+        return None
+    _, rate = _forecast_need(obs, cfg, 0.5, 0.0)
+    return round(rate, 6)

@@ -55,6 +55,7 @@ class Observation:
 class Proposal:
     desired_replicas: int
     reasons: tuple[str, ...] = ()
+    forecast_per_s: float | None = None  # median demand forecast over the next cold start, when known
 
 
 Decide = Callable[[ControlledService, Observation], Proposal]
@@ -91,6 +92,14 @@ def load_services(path: Path) -> tuple[ControlledService, ...]:
         out.append(ControlledService(raw["name"], _target_from(raw, raw["name"], where), raw.get("policy", "hybrid"),
                                      raw.get("team"), spec))
     return tuple(out)
+
+
+def _desired(proposal: Proposal, obs: Observation, service: ControlledService) -> dict[str, Any]:
+    desired: dict[str, Any] = {"replicas": proposal.desired_replicas, "current": obs.current_replicas,
+                               "policy": service.policy}
+    if proposal.forecast_per_s is not None:
+        desired["forecast_per_s"] = proposal.forecast_per_s
+    return desired
 
 
 class Controller:
@@ -141,9 +150,7 @@ class Controller:
                                      f"{service.name}", fix="a policy must return 0 or more replicas")
             with self.store.session() as s:
                 s.add(DecisionRow(cycle_id=cycle, created_at_s=now_s, kind="scale", target=service.target.key,
-                                  team=service.team, desired={"replicas": proposal.desired_replicas,
-                                                              "current": obs.current_replicas,
-                                                              "policy": service.policy},
+                                  team=service.team, desired=_desired(proposal, obs, service),
                                   observation=obs.to_dict(), reasons=list(proposal.reasons),
                                   actuator=self.actuator.name))
 

@@ -216,7 +216,9 @@ async function budgetsPanel() {
     const fill = el("div", { class: b.burn_ratio >= 1 ? "over" : "", style: `width:${Math.min(100, 100 * b.burn_ratio).toFixed(1)}%` });
     box.append(el("div", { class: "budget", "data-testid": "budget", "data-name": b.name },
       el("div", {}, el("strong", { text: `${b.scope} ${b.name}` }),
-         el("span", { class: "muted", text: ` · ${usd(b.spent_usd)} of ${usd(b.amount_usd)} per ${b.period} (${pct(b.burn_ratio)})` })),
+         el("span", { class: "muted", text: ` · ${usd(b.spent_usd)} of ${usd(b.amount_usd)} per ${b.period} (${pct(b.burn_ratio)})` +
+                                            (b.forecast_usd !== null ? ` · forecast ${usd(b.forecast_usd)} by month end` : "") }),
+         ...b.alerts.map((a) => el("span", { class: "alert", text: ` ${Math.round(100 * a.threshold)} % ${a.basis}` }))),
       el("div", { class: "bar" }, fill)));
   }
 }
