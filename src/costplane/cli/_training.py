@@ -86,7 +86,8 @@ def train_plan_cmd(
     profile: Annotated[Path, typer.Argument(help="Job profile, YAML or JSON (work, memory, throughput points).")],
     deadline: Annotated[str | None, typer.Option(help="Finish within this long: 48h, 90m, 3600s, 2d.")] = None,
     interruption_rates: Annotated[Path | None, typer.Option(
-        "--interruption-rates", help="YAML/JSON mapping cloud, cloud/region or cloud/region/instance -> spot interruptions per node-hour.")] = None,
+        "--interruption-rates", help="YAML/JSON mapping cloud, cloud/region or cloud/region/instance -> "
+                                     "spot interruptions per node-hour.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the cost–time frontier as a PNG here.")] = None,
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,

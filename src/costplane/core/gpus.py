@@ -98,9 +98,32 @@ _CANONICAL_BY_SQUASHED: dict[str, str] = {_squash(n): n for n in GPU_MEMORY_GIB}
 _CANONICAL_BY_SQUASHED.update(_ALIASES)
 
 
+# Words some clouds and nvidia-smi add around the model ("NVIDIA H100 80GB HBM3", "Tesla V100-SXM2-32GB").
+_NOISE_TOKENS = frozenset({"NVIDIA", "TESLA", "GEFORCE", "AMD", "INSTINCT", "GPU", "SXM", "SXM2", "SXM3", "SXM4",
+                           "SXM5", "SXM6", "PCIE", "NVLINK", "HBM2", "HBM2E", "HBM3", "HBM3E", "GDDR6"})
+_MEMORY_TOKEN = re.compile(r"^(\d+)GB?$")
+
+
 def canonical_gpu(name: str) -> str | None:
     """The canonical name for a cloud's spelling, or None when it is not a known GPU part."""
-    return _CANONICAL_BY_SQUASHED.get(_squash(name))
+    exact = _CANONICAL_BY_SQUASHED.get(_squash(name))
+    if exact is not None:
+        return exact
+    # Unseen spellings: drop vendor/form-factor words, then let a memory size pick the part (A100 40 vs 80 GB).
+    tokens = [t for t in re.split(r"[^A-Z0-9]+", name.upper()) if t and t not in _NOISE_TOKENS]
+    sizes = [int(m.group(1)) for t in tokens if (m := _MEMORY_TOKEN.match(t))]
+    base = "".join(t for t in tokens if not _MEMORY_TOKEN.match(t))
+    if not base:
+        return None
+    model = _CANONICAL_BY_SQUASHED.get(base)
+    if not sizes:
+        return model
+    sized = _CANONICAL_BY_SQUASHED.get(f"{base}{sizes[0]}GB")
+    if sized is not None:
+        return sized
+    if model is not None and abs(GPU_MEMORY_GIB.get(model, 0.0) - sizes[0]) <= max(2.0, 0.1 * sizes[0]):
+        return model
+    return None
 
 
 def normalise_gpu_name(name: str) -> str:
