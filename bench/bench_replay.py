@@ -1,11 +1,16 @@
-"""Replay benchmark: cost vs. the oracle per policy on every public trace, and replay speed on a one-week trace.
+"""Replay benchmark: cost vs. the oracle per policy on every public trace, default choice by cross-validation, speed.
 
 Run from the repository root:
-    .venv/bin/python bench/bench_replay.py            # quality table (3 traces x 2 specs) + speed
-    .venv/bin/python bench/bench_replay.py --quick    # fewer tuning points, no week-long oracle
-Quality: each policy at its defaults, plus predictive and hybrid re-tuned per trace over a small grid of
-quantile x lookback (the cheapest setting that serves >= 99.9 %); cost is reported as a ratio to the
-oracle (LP lower bound) solved once per trace in the same process.
+    .venv/bin/python bench/bench_replay.py            # quality table + cross-validation + speed
+    .venv/bin/python bench/bench_replay.py --quick    # smaller grid, no week-long oracle
+    .venv/bin/python bench/bench_replay.py --only cv  # just the leave-one-trace-out choice of the defaults
+Quality: each policy at its defaults on 3 traces x 2 specs; cost as a ratio to the oracle (the default one:
+max(LP, MILP dual bound after 5 s), see replay/oracle.py), solved once per trace in the same process, with the
+LP-only bound beside it. "tuned": the cheapest grid setting with >= 99.9 % served on that trace (in-sample,
+for reference only). CV: for each trace held out, the grid setting with the lowest mean cost ratio over the
+other two traces (both specs) among those that serve >= 99.9 % on every training pair where any setting
+does (the lookback is shared: predictive picks it, hybrid its quantile at it), then its held-out result;
+the defaults are that rule applied to all three traces.
 Speed: the Azure conv hour tiled to >= 7 days at 1 s steps; CPU seconds per policy replay (process time:
 the machine is shared, wall time is noisy), and the ratio to
 the same policy's replay of the one-hour trace (linear scaling would be ~173).
@@ -19,9 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from costplane.autoscale import POLICIES, AutoscaleConfig, read_service_spec
 from costplane.replay.inference import initial_replicas, replay_inference
-from costplane.replay.oracle import oracle
+from costplane.replay.oracle import milp_seconds, oracle
 from costplane.traces import load_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,34 +41,98 @@ TRACES = {
 SPECS = {"chat-service": SHARED / "examples/chat-service.yaml", "variant": ROOT / "bench/chat-service-variant.yaml"}
 FULL = 0.999
 WEEK_S = 7 * 86_400
+TUNED = {"predictive": "predictive_quantile", "hybrid": "hybrid_quantile"}
 
 
-def quality(quick: bool) -> None:
-    quantiles = (0.7, 0.9, 0.99) if quick else (0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
-    lookbacks = (600,) if quick else (300, 600, 1200)
-    print("| spec | trace | oracle $ | " + " | ".join(POLICIES) + " | predictive tuned | hybrid tuned |")
-    print("|---|---|---|" + "---|" * (len(POLICIES) + 2))
+def _pairs():
     for (spec_name, spec_path), (trace_name, trace_path) in itertools.product(SPECS.items(), TRACES.items()):
         spec = read_service_spec(spec_path)
         series = load_trace(trace_path)
-        cfg = AutoscaleConfig(service=spec)
-        orc = oracle(series.counts, spec, series.step_s, initial_replicas(series, spec, cfg.decision_interval_s))
-        price = 1.0  # ratios do not depend on the price; $ below are per $1/replica-hour
-        cells = []
+        n0 = initial_replicas(series, spec, AutoscaleConfig(service=spec).decision_interval_s)
+        t0 = time.perf_counter()
+        orc = oracle(series.counts, spec, series.step_s, n0)
+        orc_s = time.perf_counter() - t0
+        with milp_seconds(0):
+            lp = oracle(series.counts, spec, series.step_s, n0)
+        yield (spec_name, trace_name), (spec, series, orc, lp, orc_s)
+
+
+def _grid(quick: bool) -> list[tuple[float, float]]:
+    quantiles = (0.6, 0.7, 0.9) if quick else (0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9)
+    lookbacks = (120, 600) if quick else (60, 90, 120, 180, 300, 600)
+    return list(itertools.product(quantiles, lookbacks))
+
+
+def _cell(r) -> str:
+    return f"{r[0]:.2f}x / {100 * r[1]:.2f} %"
+
+
+def quality(quick: bool, show_table: bool = True) -> dict:
+    """Defaults per policy, plus every grid setting of predictive/hybrid: {(policy, q, lb) or policy: {pair: (ratio, served)}}."""
+    pairs = dict(_pairs())
+    grid = _grid(quick)
+    res: dict = {}
+    for key, (spec, series, orc, _lp, _s) in pairs.items():
+        price = 1.0  # ratios do not depend on the price
         for name in POLICIES:
-            r = replay_inference(series, spec, name, price, cfg, oracle_result=orc)
-            cells.append(f"{r.cost_usd / r.oracle_cost_usd:.2f}x / {100 * r.demand_served_fraction:.2f} %")
-        for name, qkey in (("predictive", "predictive_quantile"), ("hybrid", "hybrid_quantile")):
-            best = None
-            for q, lb in itertools.product(quantiles, lookbacks):
-                tuned = AutoscaleConfig(service=spec, predictive_lookback_s=lb, **{qkey: q})
-                r = replay_inference(series, spec, name, price, tuned, oracle_result=orc)
-                if r.demand_served_fraction >= FULL and (best is None or r.cost_usd < best[0].cost_usd):
-                    best = (r, q, lb)
-            cells.append("none >= 99.9 %" if best is None else
-                         f"{best[0].cost_usd / orc.replica_hours:.2f}x / {100 * best[0].demand_served_fraction:.2f} % "
-                         f"(q={best[1]:g}, lookback {best[2]} s)")
-        print(f"| {spec_name} | {trace_name} | {orc.replica_hours:.3f} | " + " | ".join(cells) + " |", flush=True)
+            r = replay_inference(series, spec, name, price, AutoscaleConfig(service=spec), oracle_result=orc)
+            res.setdefault(name, {})[key] = (r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction)
+        for name, qkey in TUNED.items():
+            for q, lb in grid:
+                cfg = AutoscaleConfig(service=spec, predictive_lookback_s=lb, **{qkey: q})
+                r = replay_inference(series, spec, name, price, cfg, oracle_result=orc)
+                res.setdefault((name, q, lb), {})[key] = (r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction)
+    if show_table:
+        print("| spec | trace | oracle replica-h (method, s) | LP / oracle | " + " | ".join(POLICIES)
+              + " | predictive tuned | hybrid tuned |")
+        print("|---|---|---|---|" + "---|" * (len(POLICIES) + 2))
+        for key, (spec, series, orc, lp, orc_s) in pairs.items():
+            cells = [_cell(res[name][key]) for name in POLICIES]
+            for name in TUNED:
+                ok = [(v[key], q, lb) for (p, q, lb), v in ((k, v) for k, v in res.items() if isinstance(k, tuple))
+                      if p == name and v[key][1] >= FULL]
+                best = min(ok, key=lambda x: x[0][0]) if ok else None
+                cells.append("none >= 99.9 %" if best is None else f"{_cell(best[0])} (q={best[1]:g}, {best[2]} s)")
+            print(f"| {key[0]} | {key[1]} | {orc.replica_hours:.3f} ({orc.method}, {orc_s:.1f} s) | "
+                  f"{lp.replica_steps / orc.replica_steps:.3f} | " + " | ".join(cells) + " |", flush=True)
+    return res
+
+
+def choose(res: dict, policy: str, traces: list[str], lookback: float | None = None) -> tuple[float, float, float] | None:
+    """The (mean ratio, q, lookback) the CV rule picks for `policy` from the pairs of `traces`."""
+    settings = {k: v for k, v in res.items() if isinstance(k, tuple) and k[0] == policy
+                and (lookback is None or k[2] == lookback)}
+    pairs = [p for p in next(iter(settings.values())) if p[1] in traces]
+    reachable = [p for p in pairs if any(v[p][1] >= FULL for v in settings.values())]
+    best = None
+    for (_, q, lb), v in settings.items():
+        if all(v[p][1] >= FULL for p in reachable):
+            mean = float(np.mean([v[p][0] for p in pairs if p in reachable]))
+            if best is None or mean < best[0]:
+                best = (mean, q, lb)
+    return best
+
+
+def cross_validate(res: dict) -> None:
+    print("\nleave-one-trace-out choice (training: the other two traces, both specs)")
+    print("| policy | held-out trace | chosen q, lookback | chat-service held out | variant held out |")
+    print("|---|---|---|---|---|")
+    # The lookback is shared (one config field): predictive picks it, hybrid picks its quantile at it.
+    for policy in TUNED:
+        for held in TRACES:
+            train = [t for t in TRACES if t != held]
+            lb = None if policy == "predictive" else (choose(res, "predictive", train) or (0, 0, None))[2]
+            best = choose(res, policy, train, lb)
+            if best is None:
+                print(f"| {policy} | {held} | none serves 99.9 % | - | - |")
+                continue
+            v = res[(policy, best[1], best[2])]
+            print(f"| {policy} | {held} | q={best[1]:g}, {best[2]} s | {_cell(v[('chat-service', held)])} | "
+                  f"{_cell(v[('variant', held)])} |", flush=True)
+        lb = None if policy == "predictive" else (choose(res, "predictive", list(TRACES)) or (0, 0, None))[2]
+        best = choose(res, policy, list(TRACES), lb)
+        print(f"| {policy} | (all three: the default rule) | "
+              f"{'none' if best is None else f'q={best[1]:g}, {best[2]} s (mean {best[0]:.2f}x)'} | | |")
 
 
 def speed(quick: bool) -> None:
@@ -91,11 +162,13 @@ def speed(quick: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=("quality", "speed"))
+    ap.add_argument("--only", choices=("quality", "cv", "speed"))
     args = ap.parse_args(argv)
-    if args.only != "speed":
-        quality(args.quick)
-    if args.only != "quality":
+    if args.only in (None, "quality", "cv"):
+        res = quality(args.quick, show_table=args.only != "cv")
+        if args.only != "quality":
+            cross_validate(res)
+    if args.only in (None, "speed"):
         speed(args.quick)
     return 0
 

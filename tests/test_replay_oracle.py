@@ -85,7 +85,8 @@ def test_queue_bound_is_below_the_no_queue_bound_and_milp_tightens_it(seed, cold
     counts = rng.poisson(rng.uniform(0.5, 4), size=int(rng.integers(20, 60))).astype(float)
     spec = ServiceSpec("s", "H100", 1, 2.0, float(cold), 0, 8, True, float(queue))
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 1.0)
-    lp = lp_bound(counts, spec, 1.0, n0).replica_steps
+    with milp_seconds(0):
+        lp = lp_bound(counts, spec, 1.0, n0).replica_steps
     with milp_seconds(5.0):
         tight = lp_bound(counts, spec, 1.0, n0).replica_steps
     no_queue = closed_form(counts, replace(spec, max_queue_s=0.0), 1.0, n0).replica_steps
@@ -108,3 +109,19 @@ def test_undersized_max_replicas_still_gives_a_bound():
     spec = ServiceSpec("s", "H100", 1, 1.0, 1.0, 0, 2, True, 1.0)
     r = oracle(counts, spec, 1.0, 2)
     assert r.replica_steps > 0 and r.unservable_units > 0
+
+
+def test_default_oracle_is_the_milp_dual_bound_on_short_traces_and_the_lp_on_long_ones(monkeypatch):
+    from costplane.replay import oracle as oracle_mod
+
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(3 * (rng.uniform(size=900) < 0.4)).astype(float)  # bursty: LP is loose
+    spec = ServiceSpec("s", "H100", 1, 2.0, 30.0, 0, 8, True, 5.0)
+    n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 15.0)
+    default = oracle(counts, spec, 1.0, n0)
+    with milp_seconds(0):
+        lp = oracle(counts, spec, 1.0, n0)
+    assert default.method == "milp-dual-bound" and lp.method == "lp"
+    assert default.replica_steps >= lp.replica_steps - 1e-6
+    monkeypatch.setattr(oracle_mod, "MILP_AUTO_MAX_STEPS", 100)
+    assert oracle(counts, spec, 1.0, n0).method == "lp"

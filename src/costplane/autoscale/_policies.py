@@ -7,10 +7,11 @@
 - `knative`: the Knative Pod Autoscaler: 60 s stable and 6 s panic windows; panic when the panic
   window wants >= 200 % of the ready replicas; no scale-down while panicking (60 s); scale down at most
   halves per decision. Scale to zero after the guard's grace.
-- `predictive`: provision now, ahead by the cold start, for a high quantile (0.9) of the
-  service-window rate forecast over the next `cold_start_s + decision_interval_s`, plus headroom.
-- `hybrid`: a predictive floor at a lower quantile (0.7) plus a reactive correction when the queue shows
+- `predictive`: provision now, ahead by the cold start, for a quantile (0.6) of the service-window
+  rate forecast over the next `cold_start_s + decision_interval_s`, plus headroom.
+- `hybrid`: a predictive floor at quantile 0.65 plus a reactive correction when the queue shows
   a shortfall sustained over the last minute; the added replicas are held for one cold start.
+Defaults were chosen once for all traces by cross-validation (`bench/bench_replay.py --only cv`).
 A *service-window rate* is the mean rate over `max_queue_s + step`: demand may wait `max_queue_s`,
 so capacity needs to cover bursts only at that resolution.
 """

@@ -86,9 +86,10 @@ def replay_cmd(
     only_service: Annotated[str | None, typer.Option(
         "--only-service", help="Requests CSV with a service column: keep this service's rows.")] = None,
     decision_interval: Annotated[float, typer.Option("--decision-interval", help="Seconds between decisions.")] = 15.0,
-    oracle_milp_seconds: Annotated[float, typer.Option(
-        "--oracle-milp-seconds", help="With a queue: also run the integer program this long and use its "
-                                      "(tighter, still valid) dual bound; 0 = LP only.")] = 0.0,
+    oracle_milp_seconds: Annotated[float | None, typer.Option(
+        "--oracle-milp-seconds", help="With a queue: also run the integer program this long per 4 h window and "
+                                      "use its (tighter, still valid) dual bound; 0 = LP only; default 5 s "
+                                      "on traces up to 4 h, LP only on longer ones.")] = None,
     forecaster: Annotated[str, typer.Option(
         help="Demand forecaster of predictive/hybrid: recent-quantile (fast default) or a costplane.forecast "
              "model name such as ets (fitted on per-minute means).")] = "recent-quantile",
