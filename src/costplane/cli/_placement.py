@@ -103,5 +103,6 @@ def demo_place() -> None:
 def demo_plan() -> None:
     from costplane.cli._demo import example_path
 
-    console.print("[bold]plan[/]: the bundled fleet (examples/fleet.yaml) under a Lambda H100 quota")
-    plan_cmd(example_path("fleet.yaml"))
+    console.print("[bold]plan[/]: the bundled fleet (examples/fleet.yaml) under a Lambda H100 quota, "
+                  "saved to the default store")
+    plan_cmd(example_path("fleet.yaml"), save=True)

@@ -143,7 +143,7 @@ def _quota(raw: Any, where: str) -> Quota:
 
 def parse_fleet_spec(data: Any, source: str = "plan") -> FleetSpec:
     if not isinstance(data, dict) or not isinstance(data.get("workloads"), list) or not data["workloads"]:
-        raise InputError(f"{source}: needs a non-empty `workloads:` list", fix="see the plan format in README.md")
+        raise InputError(f"{source}: needs a non-empty `workloads:` list", fix="see the plan file format in docs/placement.md")
     workloads = tuple(_workload(w, f"{source}: workloads[{i}]") for i, w in enumerate(data["workloads"]))
     names = [w.name for w in workloads]
     dupes = sorted({n for n in names if names.count(n) > 1})
