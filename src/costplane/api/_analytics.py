@@ -247,7 +247,7 @@ def compare_bundled(state: Any, catalog: Catalog) -> dict:
         if cached is not None:
             return cached
         from costplane.autoscale import AutoscaleConfig, read_service_spec
-        from costplane.cli._demo import example_path
+        from costplane.examples import example_path
         from costplane.replay.inference_compare import compare_policies
         from costplane.traces import load_trace
 

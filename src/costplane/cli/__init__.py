@@ -7,7 +7,6 @@ and its exit code; usage errors exit 2; nothing else is caught, so bugs stay vis
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
@@ -17,6 +16,20 @@ try:  # typer >= 0.20 vendors click as typer._click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
+from costplane.cli import (
+    _catalog,
+    _controller,
+    _db,
+    _demo,
+    _forecast,
+    _ingest,
+    _jobs,
+    _measure,
+    _placement,
+    _replay,
+    _serve,
+    _training,
+)
 from costplane.cli._common import err_console
 from costplane.core.errors import CostplaneError
 
@@ -28,34 +41,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Command modules, each with register(app). Order = order in --help.
-_COMMAND_MODULES = (
-    "costplane.cli._catalog",
-    "costplane.cli._placement",
-    "costplane.cli._demo",
-)
-_OPTIONAL_MODULES = (
-    "costplane.cli._forecast",
-    "costplane.cli._replay",
-    "costplane.cli._jobs",
-    "costplane.cli._ingest",
-    "costplane.cli._measure",
-    "costplane.cli._training",
-    "costplane.cli._controller",
-    "costplane.cli._serve",
-    "costplane.cli._db",
-)
-
-for _name in _COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
-for _name in _OPTIONAL_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:  # a command family not installed in this build
-        if _exc.name != _name:
-            raise
-        continue
-    _module.register(app)
+# Each command family registers itself; the order here is the order in --help.
+for _family in (_catalog, _placement, _forecast, _replay, _jobs, _ingest, _measure, _training, _controller,
+                _serve, _db, _demo):
+    _family.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ def build_actuator(kind: str, kube_host: str | None = None):
 
 def build_controller(db: str | None, services: Path | None, actuator: str, interval_s: float,
                      kube_host: str | None = None):
-    from costplane.cli._demo import example_path
+    from costplane.examples import example_path
     from costplane.controller import AutoscaleDecide, Controller, load_services
     from costplane.core.clock import WallClock
     from costplane.store import Store

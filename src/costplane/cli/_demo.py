@@ -2,49 +2,40 @@
 
 from __future__ import annotations
 
-import importlib
-from importlib import resources
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.rule import Rule
 
+from costplane.cli import _forecast, _ingest, _jobs, _measure, _placement, _replay, _serve, _training
 from costplane.cli._common import console
+from costplane.examples import example_path
 
-# Steps other command families contribute: (module, function) called with no arguments.
-DEMO_STEPS: tuple[tuple[str, str], ...] = (
-    ("costplane.cli._placement", "demo_place"),
-    ("costplane.cli._placement", "demo_plan"),
-    ("costplane.cli._replay", "demo_replay"),
-    ("costplane.cli._jobs", "demo_jobs"),
-    ("costplane.cli._measure", "demo_measure"),
-    ("costplane.cli._forecast", "demo_forecast"),
-    ("costplane.cli._ingest", "demo_ingest"),
-    ("costplane.cli._training", "demo_training"),
-    ("costplane.cli._serve", "demo_serve"),
+__all__ = ["DEMO_STEPS", "demo_cmd", "example_path"]
+
+# The main job, step by step: each command family shows its result on the embedded defaults.
+DEMO_STEPS = (
+    _placement.demo_place,
+    _placement.demo_plan,
+    _replay.demo_replay,
+    _jobs.demo_jobs,
+    _measure.demo_measure,
+    _forecast.demo_forecast,
+    _ingest.demo_ingest,
+    _training.demo_training,
+    _serve.demo_serve,
 )
-
-
-def example_path(name: str) -> Path:
-    return Path(str(resources.files("costplane.examples") / name))
 
 
 def demo_cmd(
     only: Annotated[list[str] | None, typer.Option(help="Run only steps whose name contains this.")] = None,
 ) -> None:
     """Run the main job on the embedded defaults and print readable results."""
-    for module_name, func in DEMO_STEPS:
-        if only and not any(o in func for o in only):
+    for step in DEMO_STEPS:
+        name = step.__name__.removeprefix("demo_")
+        if only and not any(o in name for o in only):
             continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        step = getattr(module, func, None)
-        if step is None:
-            continue
-        console.print(Rule(func.removeprefix("demo_").replace("_", " ")))
+        console.print(Rule(name.replace("_", " ")))
         step()
 
 

@@ -204,7 +204,7 @@ def replay_jobs_cmd(
 
 def demo_jobs() -> None:
     """Compare the policies on the bundled sample (or the shared Alibaba trace when present)."""
-    from costplane.cli._demo import example_path
+    from costplane.examples import example_path
 
     shared = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "traces" / "alibaba-gpu-2023" / \
         "openb_pod_list_default.csv"

@@ -101,7 +101,7 @@ def demo_place() -> None:
 
 
 def demo_plan() -> None:
-    from costplane.cli._demo import example_path
+    from costplane.examples import example_path
 
     console.print("[bold]plan[/]: the bundled fleet (examples/fleet.yaml) under a Lambda H100 quota, "
                   "saved to the default store")

@@ -31,7 +31,7 @@ def replica_price(spec: ServiceSpec, catalog_path: Path | None) -> tuple[float, 
 
 def _inputs(trace: Path | None, service: Path | None, step: float | None, unit: str,
             only_service: str | None = None) -> tuple[DemandSeries, ServiceSpec]:
-    from costplane.cli._demo import example_path
+    from costplane.examples import example_path
 
     series = load_trace(trace or example_path("azure-conv-requests-per-s.csv"), step, unit, only_service)
     spec = read_service_spec(service or example_path("replay-service.yaml"))

@@ -43,7 +43,7 @@ def _start_controller(store, clock, services: Path | None, interval_s: float, st
         from costplane.controller import AutoscaleDecide, Controller, load_services
     except ImportError:
         return None
-    from costplane.cli._demo import example_path
+    from costplane.examples import example_path
 
     specs = load_services(services or example_path("services.yaml"))
     controller = Controller(store, clock, DryRunActuator(), specs, AutoscaleDecide(), interval_s=interval_s)

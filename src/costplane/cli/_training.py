@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_training() -> None:
-    from costplane.cli._demo import example_path
+    from costplane.examples import example_path
 
     console.print("[bold]train-plan[/]: the bundled example profile (examples/train-llama-8b.yaml), deadline 24 h")
     train_plan_cmd(example_path("train-llama-8b.yaml"), deadline="24h")
