@@ -6,9 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from costplane.core.errors import InputError
+from costplane.core.files import read_structured
 from costplane.core.gpus import normalise_gpu_name
 
 REQUIRED_KEYS = ("name", "gpu", "gpus_per_replica", "capacity_per_replica", "cold_start_s", "min_replicas",
@@ -87,13 +86,5 @@ def parse_service_spec(raw: Any, source: str = "service spec") -> ServiceSpec:
 
 
 def read_service_spec(path: str | Path) -> ServiceSpec:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"service spec {path} does not exist", fix="pass --service with a YAML spec")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(f"{path}:{where} is not valid YAML", fix="fix the YAML syntax") from None
+    raw = read_structured(path, "service spec", fix="pass --service with a YAML spec")
     return parse_service_spec(raw, str(path))

@@ -7,13 +7,11 @@ to on-demand and spot prices alike, so every price the user sees is the price th
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
 from costplane.core.errors import InputError
+from costplane.core.files import read_structured
 from costplane.core.types import Catalog, Offer
 
 
@@ -50,17 +48,14 @@ def _discount(raw: dict, where: str) -> Discount:
 def read_discounts(path: Path) -> tuple[Discount, ...]:
     """Discounts from YAML/JSON (a list, or {discounts: [...]}) or CSV (cloud,instance_family,percent)."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read discounts {path}: {exc.strerror}", fix="check the path") from None
     if path.suffix.lower() == ".csv":
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InputError(f"cannot read discounts {path}: {exc.strerror}", fix="check the path") from None
         rows = list(csv.DictReader(text.splitlines()))
         return tuple(_discount(r, f"{path}:{i}") for i, r in enumerate(rows, start=2))
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: not valid YAML/JSON ({exc.__class__.__name__})", fix="check the syntax") from None
+    data = read_structured(path, "discounts")
     if isinstance(data, dict):
         data = data.get("discounts")
     if not isinstance(data, list):

@@ -13,6 +13,7 @@ from rich.table import Table
 from costplane.catalog import load_catalog
 from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
 from costplane.core.errors import InputError
+from costplane.core.files import read_structured
 from costplane.core.types import Catalog
 from costplane.replay.jobs import ClusterSpec, JobReplayResult, replay_jobs
 from costplane.replay.jobs_traces import (
@@ -31,16 +32,7 @@ SAMPLE_TRACE = "alibaba_gpu_jobs_sample.csv"
 
 def read_quotas(path: Path) -> dict[str, TeamQuota]:
     """YAML/JSON `{teams: {NAME: {guaranteed_gpus: G, max_gpus: M}}}` (max defaults to guaranteed)."""
-    import yaml
-
-    if not path.exists():
-        raise InputError(f"quota file {path} does not exist", fix="pass --quotas with an existing YAML file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"quota file {path}{where} is not valid YAML", fix="fix the YAML syntax there") from exc
+    data = read_structured(path, "quota file", fix="pass --quotas with an existing YAML file") or {}
     teams = data.get("teams") if isinstance(data, dict) else None
     if not isinstance(teams, dict) or not teams:
         raise InputError(f"{path}: no `teams:` mapping", fix="write teams: {ml: {guaranteed_gpus: 8, max_gpus: 16}}")

@@ -15,8 +15,8 @@ from rich.table import Table
 from costplane.catalog import load_catalog
 from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
 from costplane.core.errors import InputError
+from costplane.core.files import read_structured
 from costplane.training import TrainingPlan, parse_duration_s, parse_rates, plan_training, read_profile
-from costplane.training._profile import load_structured
 
 LEDGER_ENV = "COSTPLANE_HPO_LEDGER"
 DEFAULT_LEDGER = "~/.costplane/hpo-ledger.json"
@@ -96,7 +96,7 @@ def train_plan_cmd(
     job = read_profile(profile)
     deadline_s = None if deadline is None else parse_duration_s(deadline)
     if interruption_rates is not None:
-        extra = parse_rates(load_structured(interruption_rates, "interruption rates"), str(interruption_rates))
+        extra = parse_rates(read_structured(interruption_rates, "interruption rates"), str(interruption_rates))
         job = dataclasses.replace(job, interruption_rates={**job.interruption_rates, **extra})
     plan = plan_training(job, load_catalog(catalog), deadline_s)
     for w in plan.warnings:
@@ -118,7 +118,7 @@ def _ledger_path(ledger: Path | None) -> Path:
 def _read_ledger(path: Path) -> dict:
     if not path.exists():
         return {"teams": {}}
-    data = load_structured(path, "HPO ledger")
+    data = read_structured(path, "HPO ledger")
     if not isinstance(data, dict) or not isinstance(data.get("teams"), dict):
         raise InputError(f"{path}: not an HPO ledger (expected {{\"teams\": {{...}}}})",
                          fix=f"delete it or point --ledger / ${LEDGER_ENV} elsewhere")

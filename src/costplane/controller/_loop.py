@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from sqlalchemy import select
 
 from costplane.actuate import Actuator, ScaleCommand, Target
 from costplane.core.clock import Clock
 from costplane.core.errors import CostplaneError, InputError
+from costplane.core.files import read_structured
 from costplane.store import AuditLog, DecisionRow, Store, UsageSample
 
 DEMAND_METRIC = "request_rate"  # demand units per second, one series per workload (= service name)
@@ -76,10 +76,7 @@ def _target_from(raw: dict, name: str, where: str) -> Target:
 
 def load_services(path: Path) -> tuple[ControlledService, ...]:
     """Services file (YAML): `services: [{name, policy, team, target: {kind, namespace, name}, <spec fields>}]`."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read services file {path}: {exc.__class__.__name__}", fix="check path and YAML") from None
+    data = read_structured(path, "services file")
     items = data.get("services") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise InputError(f"{path}: needs a non-empty `services:` list", fix="see docs/controller.md")

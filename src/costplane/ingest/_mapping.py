@@ -15,15 +15,13 @@ A namespace can also carry a fixed team/project (`namespaces:` in the mapping fi
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from costplane.core.errors import InputError
+from costplane.core.files import read_structured
 
 _K8S_RAND = "[bcdfghjklmnpqrstvwxz2456789]"
 _DEPLOYMENT_POD = re.compile(rf"^(?P<base>.+)-{_K8S_RAND}{{6,10}}-{_K8S_RAND}{{5}}$")
@@ -137,15 +135,7 @@ class TagMapping:
 
 def read_mapping_file(path: Path) -> dict:
     """The mapping file (YAML or JSON) as a dict; InputError naming the file when unreadable."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read mapping file {path}: {exc.strerror}", fix="check the --mapping path") from None
-    try:
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError(f"mapping file {path} is not valid YAML/JSON: {str(exc).splitlines()[0]}",
-                         fix="fix the syntax (see docs/ingest.md for an example)") from None
+    data = read_structured(path, "mapping file", fix="check the --mapping path")
     if data is None:
         return {}
     if not isinstance(data, dict):

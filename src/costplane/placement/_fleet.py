@@ -21,18 +21,16 @@ the quotas that must give: those are named in the error.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_array
 
 from costplane.core.errors import CostplaneError, InfeasibleError, InputError, UnknownGpuError
+from costplane.core.files import read_structured
 from costplane.core.types import Catalog
 from costplane.placement._request import Placement, PlacementRequest
 from costplane.placement._single import feasible_rows, price_options
@@ -157,18 +155,7 @@ def parse_fleet_spec(data: Any, source: str = "plan") -> FleetSpec:
 
 
 def read_fleet_spec(path: Path) -> FleetSpec:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read plan file {path}: {exc.strerror}", fix="check the path") from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}: not valid YAML/JSON{at}", fix="check the file's syntax") from None
-    return parse_fleet_spec(data, str(path))
+    return parse_fleet_spec(read_structured(path, "plan file"), str(path))
 
 
 # ---------------------------------------------------------------- the solver (pure)

@@ -6,16 +6,14 @@ GPU names are resolved later, against the catalog (see `_plan`), because only th
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from costplane.core.errors import InputError
+from costplane.core.files import read_structured
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,22 +130,8 @@ def _lower_prefix(key: str) -> str:
     return f"{cloud.lower()}/{region.lower()}/{instance}"
 
 
-def load_structured(path: Path, what: str) -> Any:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror}", fix="check the path") from None
-    try:
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(f"{path}: not valid YAML/JSON{at}", fix="check the file's syntax") from None
-
-
 def read_profile(path: Path) -> JobProfile:
-    return parse_profile(load_structured(path, "profile"), str(path))
+    return parse_profile(read_structured(path, "profile"), str(path))
 
 
 _DURATION_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
