@@ -17,6 +17,8 @@ This month: research 32, product 108.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from costplane.api import Settings, create_app, create_token
@@ -85,3 +87,14 @@ def build_world(db_url: str, seed: bool = True) -> ApiWorld:
         seed_ledger(store)
     tokens = {name: create_token(store, name, role, team, NOW_S - 10).secret for name, role, team in TOKENS}
     return ApiWorld(create_app(Settings(), store, clock), store, clock, tokens)
+
+
+@contextmanager
+def running_world(db_url: str) -> Iterator[ApiWorld]:
+    """`build_world` with the app started (lifespan run) and its TestClient at `world.client`."""
+    from fastapi.testclient import TestClient
+
+    w = build_world(db_url)
+    with TestClient(w.app) as client:
+        w.client = client
+        yield w

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-
-from api_fixtures import build_world
+from api_fixtures import running_world
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = build_world(f"sqlite:///{tmp_path_factory.mktemp('an') / 'an.db'}")
-    with TestClient(w.app) as client:
-        w.client = client
+    with running_world(f"sqlite:///{tmp_path_factory.mktemp('an') / 'an.db'}") as w:
         yield w
 
 
@@ -82,11 +78,11 @@ def test_replay_is_never_below_the_oracle(world):
 
 def test_cost_adds_up_to_the_cent_for_any_ledger(tmp_path):
     """Property: for random lines, rows + idle == total to the cent, and total == the prorated line sum."""
+    from api_fixtures import NOW_S
     from hypothesis import given, settings
     from hypothesis import strategies as st
     from sqlalchemy import delete
 
-    from api_fixtures import NOW_S
     from costplane.api._analytics import cost_allocation
     from costplane.store import CostRecord, Store
 

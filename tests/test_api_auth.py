@@ -5,18 +5,15 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from fastapi.testclient import TestClient
+from api_fixtures import running_world
 from sqlalchemy import select
 
-from api_fixtures import build_world
 from costplane.store import ApiToken, AuditLog
 
 
 @pytest.fixture
 def world(db_url):
-    w = build_world(db_url)
-    with TestClient(w.app) as client:
-        w.client = client
+    with running_world(db_url) as w:
         yield w
 
 

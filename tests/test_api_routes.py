@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from fastapi.testclient import TestClient
+from api_fixtures import NOW_S, running_world
 
-from api_fixtures import NOW_S, build_world
 from costplane.catalog import load_catalog
 from costplane.placement import PlacementRequest, place
 
 
 @pytest.fixture
 def world(db_url):
-    w = build_world(db_url)
-    with TestClient(w.app) as client:
-        w.client = client
+    with running_world(db_url) as w:
         yield w
 
 
 @pytest.fixture(scope="module")
 def sqlite_world(tmp_path_factory):
-    w = build_world(f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}")
-    with TestClient(w.app) as client:
-        w.client = client
+    with running_world(f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}") as w:
         yield w
 
 
