@@ -8,7 +8,7 @@ re-run its cycle without acting twice.
 
 from __future__ import annotations
 
-from costplane.actuate._base import Actuator, ActuationResult, ScaleCommand, Target
+from costplane.actuate._base import ActuationResult, Actuator, ScaleCommand, Target
 from costplane.actuate._dry_run import DryRunActuator
 from costplane.actuate._kubernetes import KubernetesActuator
 

@@ -11,6 +11,10 @@ class DryRunActuator:
     def __init__(self, initial: dict[str, int] | None = None) -> None:
         self._replicas: dict[str, int] = dict(initial or {})
 
+    def remember(self, target_key: str, replicas: int) -> None:
+        """Set the recorded count without acting: how a restarted controller rebuilds this actuator's state."""
+        self._replicas[target_key] = replicas
+
     def current(self, target: Target) -> int | None:
         return self._replicas.get(target.key)
 

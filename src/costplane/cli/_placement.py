@@ -10,6 +10,7 @@ from rich.table import Table
 
 from costplane.catalog import load_catalog
 from costplane.cli._common import CatalogOpt, DiscountsOpt, JsonOpt, console, emit_json, money
+from costplane.core.files import read_structured
 from costplane.placement import PlacementRequest, place, plan_fleet, read_fleet_spec
 
 
@@ -80,13 +81,11 @@ def plan_cmd(
 
 
 def _save_plan(plan, file: Path, cat, db: str | None) -> None:
-    import yaml
-
     from costplane.cli._common import err_console
     from costplane.store import Store
 
     store = Store.open(db)
-    plan_id = store.save_plan(plan.to_dict(), yaml.safe_load(file.read_text()), cat.source)
+    plan_id = store.save_plan(plan.to_dict(), read_structured(file, "plan file"), cat.source)
     err_console.print(f"saved plan {plan_id} to {store.url}", highlight=False)
 
 

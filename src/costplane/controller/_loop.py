@@ -213,4 +213,4 @@ class Controller:
             rows = s.execute(select(DecisionRow.target, DecisionRow.desired)
                              .where(DecisionRow.actuated_at_s.is_not(None)).order_by(DecisionRow.id)).all()
         for target, desired in rows:
-            self.actuator._replicas[target] = int(desired["replicas"])
+            self.actuator.remember(target, int(desired["replicas"]))

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from costplane.core.errors import StoreError
 from costplane.core.types import OFFER_COLUMNS, Catalog
@@ -181,6 +180,3 @@ class Store:
                 n += 1
         return n
 
-
-def is_integrity_error(exc: BaseException) -> bool:
-    return isinstance(exc, IntegrityError)

@@ -8,14 +8,14 @@ the URL (password masked) and never a traceback.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from costplane.core.errors import StoreError
@@ -132,9 +132,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.rollback()
         raise StoreError(f"database {masked(str(engine.url))} failed: {_first_line(exc)}",
                          fix="check that the database is up; nothing was written") from None
-    except SQLAlchemyError:
-        session.rollback()
-        raise
     except BaseException:
         session.rollback()
         raise
