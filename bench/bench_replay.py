@@ -4,12 +4,12 @@ Run from the repository root:
     .venv/bin/python bench/bench_replay.py            # quality table + cross-validation + speed
     .venv/bin/python bench/bench_replay.py --quick    # smaller grid, no week-long oracle
     .venv/bin/python bench/bench_replay.py --only cv  # just the leave-one-trace-out choice of the defaults
-Quality: each policy at its defaults on 3 traces x 2 specs; cost as a ratio to the oracle (the default one:
-max(LP, MILP dual bound after 5 s), see replay/oracle.py), solved once per trace in the same process, with the
-LP-only bound beside it. "tuned": the cheapest grid setting with >= 99.9 % served on that trace (in-sample,
+Quality: each policy at its defaults on 3 traces x 2 specs; cost as a ratio to the oracle for policies asked
+every 15 s (max(LP, HiGHS MILP dual bound after --oracle-seconds, 60 s by default), see replay/oracle.py), solved
+once per trace in the same process, with the LP-only bound beside it. "tuned": the cheapest grid setting with >= 99.9 % served on that trace (in-sample,
 for reference only). CV: for each trace held out, the grid setting with the lowest mean cost ratio over the
 other two traces (both specs) among those that serve >= 99.9 % on every training pair where any setting
-does (the lookback is shared: predictive picks it, hybrid its quantile at it), then its held-out result;
+does (lookback and level are shared: predictive picks them, hybrid its quantile at them), then its held-out result;
 the defaults are that rule applied to all three traces.
 Speed: the Azure conv hour tiled to >= 7 days at 1 s steps; CPU seconds per policy replay (process time:
 the machine is shared, wall time is noisy), and the ratio to
@@ -44,32 +44,38 @@ WEEK_S = 7 * 86_400
 TUNED = {"predictive": "predictive_quantile", "hybrid": "hybrid_quantile"}
 
 
-def _pairs():
+ORACLE_SECONDS = 60.0  # MILP budget per trace here (the CLI's default is 5 s): closer to the integer optimum
+
+
+def _pairs(oracle_seconds: float):
     for (spec_name, spec_path), (trace_name, trace_path) in itertools.product(SPECS.items(), TRACES.items()):
         spec = read_service_spec(spec_path)
         series = load_trace(trace_path)
-        n0 = initial_replicas(series, spec, AutoscaleConfig(service=spec).decision_interval_s)
+        every = AutoscaleConfig(service=spec).decision_interval_s
+        n0 = initial_replicas(series, spec, every)
         t0 = time.perf_counter()
-        orc = oracle(series.counts, spec, series.step_s, n0)
+        with milp_seconds(oracle_seconds):
+            orc = oracle(series.counts, spec, series.step_s, n0, every)
         orc_s = time.perf_counter() - t0
         with milp_seconds(0):
-            lp = oracle(series.counts, spec, series.step_s, n0)
+            lp = oracle(series.counts, spec, series.step_s, n0, every)
         yield (spec_name, trace_name), (spec, series, orc, lp, orc_s)
 
 
-def _grid(quick: bool) -> list[tuple[float, float]]:
+def _grid(quick: bool) -> list[tuple[float, float, float]]:
     quantiles = (0.6, 0.7, 0.9) if quick else (0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9)
     lookbacks = (120, 600) if quick else (60, 90, 120, 180, 300, 600)
-    return list(itertools.product(quantiles, lookbacks))
+    levels = (60, 120)
+    return list(itertools.product(quantiles, lookbacks, levels))
 
 
 def _cell(r) -> str:
     return f"{r[0]:.2f}x / {100 * r[1]:.2f} %"
 
 
-def quality(quick: bool, show_table: bool = True) -> dict:
-    """Defaults per policy, plus every grid setting of predictive/hybrid: {(policy, q, lb) or policy: {pair: (ratio, served)}}."""
-    pairs = dict(_pairs())
+def quality(quick: bool, show_table: bool = True, oracle_seconds: float = ORACLE_SECONDS) -> dict:
+    """Defaults per policy, plus every grid setting of predictive/hybrid: {(policy, q, lb, lv) or policy: {pair: (ratio, served)}}."""
+    pairs = dict(_pairs(oracle_seconds))
     grid = _grid(quick)
     res: dict = {}
     for key, (spec, series, orc, _lp, _s) in pairs.items():
@@ -78,10 +84,10 @@ def quality(quick: bool, show_table: bool = True) -> dict:
             r = replay_inference(series, spec, name, price, AutoscaleConfig(service=spec), oracle_result=orc)
             res.setdefault(name, {})[key] = (r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction)
         for name, qkey in TUNED.items():
-            for q, lb in grid:
-                cfg = AutoscaleConfig(service=spec, predictive_lookback_s=lb, **{qkey: q})
+            for q, lb, lv in grid:
+                cfg = AutoscaleConfig(service=spec, predictive_lookback_s=lb, predictive_level_s=lv, **{qkey: q})
                 r = replay_inference(series, spec, name, price, cfg, oracle_result=orc)
-                res.setdefault((name, q, lb), {})[key] = (r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction)
+                res.setdefault((name, q, lb, lv), {})[key] = (r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction)
     if show_table:
         print("| spec | trace | oracle replica-h (method, s) | LP / oracle | " + " | ".join(POLICIES)
               + " | predictive tuned | hybrid tuned |")
@@ -89,50 +95,59 @@ def quality(quick: bool, show_table: bool = True) -> dict:
         for key, (spec, series, orc, lp, orc_s) in pairs.items():
             cells = [_cell(res[name][key]) for name in POLICIES]
             for name in TUNED:
-                ok = [(v[key], q, lb) for (p, q, lb), v in ((k, v) for k, v in res.items() if isinstance(k, tuple))
+                ok = [(v[key], q, lb, lv) for (p, q, lb, lv), v in ((k, v) for k, v in res.items() if isinstance(k, tuple))
                       if p == name and v[key][1] >= FULL]
                 best = min(ok, key=lambda x: x[0][0]) if ok else None
-                cells.append("none >= 99.9 %" if best is None else f"{_cell(best[0])} (q={best[1]:g}, {best[2]} s)")
+                cells.append("none >= 99.9 %" if best is None else
+                             f"{_cell(best[0])} (q={best[1]:g}, {best[2]} s, level {best[3]} s)")
             print(f"| {key[0]} | {key[1]} | {orc.replica_hours:.3f} ({orc.method}, {orc_s:.1f} s) | "
                   f"{lp.replica_steps / orc.replica_steps:.3f} | " + " | ".join(cells) + " |", flush=True)
     return res
 
 
-def choose(res: dict, policy: str, traces: list[str], lookback: float | None = None) -> tuple[float, float, float] | None:
-    """The (mean ratio, q, lookback) the CV rule picks for `policy` from the pairs of `traces`."""
+def choose(res: dict, policy: str, traces: list[str], shared: tuple | None = None) -> tuple | None:
+    """The (mean ratio, q, lookback, level) the CV rule picks for `policy` from the pairs of `traces`.
+
+    `shared`: (lookback, level) fixed by the predictive policy's choice (one config field each).
+    """
     settings = {k: v for k, v in res.items() if isinstance(k, tuple) and k[0] == policy
-                and (lookback is None or k[2] == lookback)}
+                and (shared is None or k[2:] == shared)}
     pairs = [p for p in next(iter(settings.values())) if p[1] in traces]
     reachable = [p for p in pairs if any(v[p][1] >= FULL for v in settings.values())]
     best = None
-    for (_, q, lb), v in settings.items():
+    for (_, q, lb, lv), v in settings.items():
         if all(v[p][1] >= FULL for p in reachable):
             mean = float(np.mean([v[p][0] for p in pairs if p in reachable]))
             if best is None or mean < best[0]:
-                best = (mean, q, lb)
+                best = (mean, q, lb, lv)
     return best
+
+
+def _shared(res: dict, policy: str, traces: list[str]) -> tuple | None:
+    if policy == "predictive":
+        return None
+    pick = choose(res, "predictive", traces)
+    return None if pick is None else pick[2:]
 
 
 def cross_validate(res: dict) -> None:
     print("\nleave-one-trace-out choice (training: the other two traces, both specs)")
-    print("| policy | held-out trace | chosen q, lookback | chat-service held out | variant held out |")
+    print("| policy | held-out trace | chosen q, lookback, level | chat-service held out | variant held out |")
     print("|---|---|---|---|---|")
-    # The lookback is shared (one config field): predictive picks it, hybrid picks its quantile at it.
+    # Lookback and level are shared (one config field each): predictive picks them, hybrid its quantile at them.
     for policy in TUNED:
         for held in TRACES:
             train = [t for t in TRACES if t != held]
-            lb = None if policy == "predictive" else (choose(res, "predictive", train) or (0, 0, None))[2]
-            best = choose(res, policy, train, lb)
+            best = choose(res, policy, train, _shared(res, policy, train))
             if best is None:
                 print(f"| {policy} | {held} | none serves 99.9 % | - | - |")
                 continue
-            v = res[(policy, best[1], best[2])]
-            print(f"| {policy} | {held} | q={best[1]:g}, {best[2]} s | {_cell(v[('chat-service', held)])} | "
+            v = res[(policy, *best[1:])]
+            print(f"| {policy} | {held} | q={best[1]:g}, {best[2]} s, {best[3]} s | {_cell(v[('chat-service', held)])} | "
                   f"{_cell(v[('variant', held)])} |", flush=True)
-        lb = None if policy == "predictive" else (choose(res, "predictive", list(TRACES)) or (0, 0, None))[2]
-        best = choose(res, policy, list(TRACES), lb)
+        best = choose(res, policy, list(TRACES), _shared(res, policy, list(TRACES)))
         print(f"| {policy} | (all three: the default rule) | "
-              f"{'none' if best is None else f'q={best[1]:g}, {best[2]} s (mean {best[0]:.2f}x)'} | | |")
+              f"{'none' if best is None else f'q={best[1]:g}, {best[2]} s, {best[3]} s (mean {best[0]:.2f}x)'} | | |")
 
 
 def speed(quick: bool) -> None:
@@ -155,7 +170,7 @@ def speed(quick: bool) -> None:
     if not quick:
         n0 = initial_replicas(week, spec, 15.0)
         c0 = time.process_time()
-        orc = oracle(week.counts, spec, week.step_s, n0)
+        orc = oracle(week.counts, spec, week.step_s, n0, 15.0)
         print(f"\noracle on the week ({orc.method}, 4 h windows): {time.process_time() - c0:.1f} CPU s")
 
 
@@ -163,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=("quality", "cv", "speed"))
+    ap.add_argument("--oracle-seconds", type=float, default=ORACLE_SECONDS,
+                    help="MILP seconds per trace for the oracle (its dual bound is kept; 0 = LP only)")
     args = ap.parse_args(argv)
     if args.only in (None, "quality", "cv"):
-        res = quality(args.quick, show_table=args.only != "cv")
+        res = quality(args.quick, show_table=args.only != "cv", oracle_seconds=args.oracle_seconds)
         if args.only != "quality":
             cross_validate(res)
     if args.only in (None, "speed"):

@@ -52,6 +52,36 @@ def test_closed_form_equals_the_integer_program_without_queue(counts, cold, stz,
     assert relaxed <= cf + 1e-6
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=4, max_size=16), st.integers(0, 4), st.integers(2, 4), st.booleans())
+def test_closed_form_on_decision_ticks_equals_the_integer_program(counts, cold, every, stz):
+    counts, spec = _tiny_trace(counts, cold, 0, stz, 0)
+    n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, float(every))
+    floor = 0 if spec.scale_to_zero else spec.floor_replicas
+    exact = _lp_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0, every=every)
+    cf = closed_form(counts, spec, 1.0, n0, decision_interval_s=float(every)).replica_steps
+    per_step = closed_form(counts, spec, 1.0, n0).replica_steps
+    assert cf == pytest.approx(exact, abs=1e-6)
+    assert cf >= per_step  # fewer moments to act can only cost more
+
+
+def test_layer_cost_on_ticks_by_hand():
+    mask = np.zeros(20, dtype=bool)
+    mask[[9, 10]] = True  # needed on [9, 11); cold start 3, decisions every 5 steps
+    # start on the tick at or before 9 - 3 = 6 -> 5; stop on the tick at or after 11 -> 15: 10 steps
+    assert layer_cost(mask, 3, initially_up=False, every=5) == 10
+    mask[[16]] = True  # [16, 17): start at tick 10 (<= 13) overlaps [5, 15): keep through, stop at 20
+    assert layer_cost(mask, 3, initially_up=False, every=5) == 15
+    assert layer_cost(mask, 3, initially_up=False, every=1) == 2 + 3 + 1 + 3  # per step: restart for run 2
+
+
+def test_initial_fleet_covers_the_service_window_rate_not_each_second():
+    counts = np.array([10, 0, 0, 0, 0, 10, 0, 0, 0, 0] * 3, dtype=float)  # bursts of 10 every 5 s: 2/s on average
+    spec = ServiceSpec("s", "H100", 1, 1.0, 5.0, 0, 20, True, 9.0)
+    assert initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 5.0) == 2  # 20 units per 10-s window
+    assert initial_replicas(DemandSeries(0.0, 1.0, counts), replace(spec, max_queue_s=0.0), 5.0) == 10
+
+
 def _random_policy(seed):
     def decide(obs, state, cfg):
         rng = np.random.default_rng([seed, int(obs.now_s)])

@@ -90,7 +90,8 @@ class AutoscaleConfig:
     # lookback follows the level, so the 60th percentile of the service-window rate over 2 min suffices.
     predictive_quantile: float = 0.6
     predictive_headroom: float = 0.0
-    predictive_lookback_s: float = 120.0     # shared by predictive and hybrid
+    predictive_lookback_s: float = 180.0     # shared by predictive and hybrid
+    predictive_level_s: float = 120.0        # recent window whose mean, when above the lookback's, lifts the forecast
     hybrid_quantile: float = 0.65
     hybrid_headroom: float = 0.0
     season_s: float = 86_400.0
@@ -98,5 +99,5 @@ class AutoscaleConfig:
     scale_to_zero_delay_s: float = 60.0
     upscale_delay_s: float = 0.0
     downscale_delay_s: float = 0.0
-    warmup_s: float = 300.0                  # no down-scaling before this much demand history
+    warmup_s: float = 120.0                  # no down-scaling before this much demand history
     forecaster: Any = field(default=None, compare=False)  # Forecaster factory; None = the fast built-in one

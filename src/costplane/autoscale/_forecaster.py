@@ -4,7 +4,7 @@ The built-in `RecentQuantileForecaster` is the fast default (a few microseconds 
 replay at 1 s stays in seconds). It forecasts the *service-window rate*: the mean rate over the
 `window_steps` a queue lets demand wait (1 step with no queue), because that, not the per-second
 count, is what capacity must cover. Its quantile at p is the empirical p-quantile of that rate over
-the recent `lookback_steps`, lifted by the recent level shift (last minute vs. the lookback mean), and,
+the recent `lookback_steps`, lifted by the recent level shift (the mean of the last `level_steps`, 2 min by default, vs. the lookback mean), and,
 when a full season of history exists, never below the same window one season ago rescaled to
 today's level. `PackageForecaster` wraps any `costplane.forecast` model (ETS, ...) on per-minute means
 when that package is installed.
@@ -131,5 +131,6 @@ class PackageForecaster:
         return QuantileForecast(base.mean * ratio, base.probs, base.values * ratio)
 
 
-def default_forecaster(window_steps: int, lookback_steps: int, season_steps: int | None) -> Forecaster:
-    return RecentQuantileForecaster(window_steps, lookback_steps, season_steps=season_steps)
+def default_forecaster(window_steps: int, lookback_steps: int, season_steps: int | None,
+                       level_steps: int = 120) -> Forecaster:
+    return RecentQuantileForecaster(window_steps, lookback_steps, level_steps, season_steps=season_steps)

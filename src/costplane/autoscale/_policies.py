@@ -102,8 +102,9 @@ def _forecast_need(obs: Observation, cfg: AutoscaleConfig, quantile: float, head
     h = max(1, int(math.ceil((cfg.service.cold_start_s + cfg.decision_interval_s) / step)))
     lookback = max(w, int(cfg.predictive_lookback_s / step))
     season = int(cfg.season_s / step) if cfg.season_s else None
-    factory = cfg.forecaster or default_forecaster
-    need_steps = lookback + w + ((season + h + w) if season else 0)
+    level = max(1, int(cfg.predictive_level_s / step))
+    factory = cfg.forecaster or (lambda w_, lb_, s_: default_forecaster(w_, lb_, s_, level_steps=level))
+    need_steps = max(lookback, level) + w + ((season + h + w) if season else 0)
     fc = factory(w, lookback, season).fit(obs.demand[-need_steps:]).predict(h, level=(200 * quantile - 100,))
     rate = float(fc.quantile(quantile).max()) / step * (1 + headroom)
     return replicas_for_rate(rate, cfg.service.capacity_per_replica), rate

@@ -102,7 +102,13 @@ class InferenceReplay:
 def initial_replicas(series: DemandSeries, spec: ServiceSpec, decision_interval_s: float) -> int:
     """The fleet already running at step 0: what the first cold start + decision interval needs, bounded."""
     steps = cold_start_steps(spec, series.step_s) + max(1, int(round(decision_interval_s / series.step_s)))
-    need = int(needed_replicas(series.counts[:steps], spec, series.step_s).max(initial=0))
+    prefix = series.counts[:steps]
+    if prefix.size == 0:
+        return min(spec.max_replicas, spec.floor_replicas)
+    # Demand may wait max_queue_s, so the fleet must cover the service-window rate, not each second.
+    w = min(1 + queue_steps(spec, series.step_s), prefix.size)
+    peak = float(window_rates(prefix, w).max()) / series.step_s
+    need = replicas_for_rate(peak, spec.capacity_per_replica)
     return min(spec.max_replicas, max(spec.floor_replicas, need))
 
 
@@ -263,7 +269,7 @@ def replay_inference(series: DemandSeries, spec: ServiceSpec, policy: str | Call
         warnings.append(warn)
     orc = oracle_result
     if orc is None and with_oracle:
-        orc = oracle(counts, spec, step, n0)
+        orc = oracle(counts, spec, step, n0, cfg.decision_interval_s)
     return InferenceReplay(name, series, spec, price_usd_per_hour, up, ready_arr, served, max(0.0, unserved),
                            cold_starts, decisions, p99, orc, price_source, time.perf_counter() - began,
                            tuple(warnings))

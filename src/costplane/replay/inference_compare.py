@@ -18,7 +18,8 @@ def compare_policies(series: DemandSeries, spec: ServiceSpec, price_usd_per_hour
                      price_source: str = "", on_done: Callable[[str], None] | None = None) -> list[InferenceReplay]:
     """One replay per policy; the oracle is solved once and shared."""
     cfg = cfg or AutoscaleConfig(service=spec)
-    orc = oracle(series.counts, spec, series.step_s, initial_replicas(series, spec, cfg.decision_interval_s))
+    orc = oracle(series.counts, spec, series.step_s, initial_replicas(series, spec, cfg.decision_interval_s),
+                 cfg.decision_interval_s)
     results = []
     for name in policies:
         results.append(replay_inference(series, spec, name, price_usd_per_hour, cfg, oracle_result=orc,

@@ -22,6 +22,13 @@ over integer schedules (the layer construction attains it) and a lower bound for
 Worked example: c = 2, a replica needed in steps {3, 4} and {6}, k <= N0: 2 + 1 + min(1, 2) +
 min(3, 2) = 6 step-replicas (keep it through the 1-step gap; restart rather than idle 3 steps).
 
+Decision ticks: a policy asked every E steps (the replay's decision interval) starts and stops replicas
+only on ticks 0, E, 2E, ...; its ready fleet grows only on a tick + c and shrinks only on a tick. The
+oracle for that interval has the same restriction (E = 1: every step), so it is still a lower bound for
+every policy run at that interval, and a tighter one. In the closed form each run [s, e) of S_k needs the
+replica paid on [the tick at or before s - c, the tick at or after e); the layer pays the union of those
+intervals (overlaps = keeping it through the gap), which is the per-step formula above when E = 1.
+
 Queue (D > 0): demand of step t may be served in steps t..t+D. LP relaxation (HiGHS), variables
 rho_t in [floor, max_replicas], starts x_t >= 0 (ready at t + c), cumulative served s_t:
 
@@ -31,7 +38,8 @@ rho_t in [floor, max_replicas], starts x_t >= 0 (ready at t + c), cumulative ser
           min(A_{t-D}, M_t) <= s_t <= A_t                                (serve by the deadline, not before arrival)
 
 with A the cumulative arrivals and M_t what a fleet at max_replicas could have served by t (so an
-undersized max_replicas leaves the LP feasible). Every replay schedule maps to a feasible point of
+undersized max_replicas leaves the LP feasible). With decision ticks, rho is one variable per segment
+between the moments the fleet may change, x one per tick, and rho may not fall between ticks. Every replay schedule maps to a feasible point of
 equal cost, so the LP optimum is a lower bound. Long traces are cut into windows, each solved with
 a free initial fleet and no deadline past its end: every window then relaxes the restriction of the
 global schedule, so the sum of window optima is still a lower bound.
@@ -113,18 +121,33 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def layer_cost(mask: np.ndarray, cold_steps: int, initially_up: bool) -> int:
-    """Minimum paid steps of one replica layer that must be ready on `mask` (see the module docstring)."""
+def layer_cost(mask: np.ndarray, cold_steps: int, initially_up: bool, every: int = 1) -> int:
+    """Minimum paid steps of one replica layer that must be ready on `mask` (see the module docstring).
+
+    Each run [s, e) of `mask` needs the replica paid on [tick at or before s - c, tick at or after e):
+    it can be started and stopped only on decision ticks. The layer pays the union of those intervals
+    (overlapping ones mean keeping the replica through the gap). An initially-up replica may instead
+    be kept from step 0.
+    """
     starts, ends = _runs(mask)
     if starts.size == 0:
         return 0
-    busy = int((ends - starts).sum())
-    gaps = int(np.minimum(starts[1:] - ends[:-1], cold_steps).sum())
-    lead = min(int(starts[0]), cold_steps) if initially_up else cold_steps
-    return busy + gaps + lead
+    begin = (starts - cold_steps) // every * every
+    if initially_up:
+        begin[0] = max(int(begin[0]), 0)
+    finish = np.minimum(-(-ends // every) * every, mask.size)
+    # union of [begin_i, finish_i): both sequences are non-decreasing, so a running max merges overlaps
+    reach = np.maximum.accumulate(finish)
+    new_block = np.concatenate([[True], begin[1:] >= reach[:-1]])
+    block = np.cumsum(new_block) - 1
+    block_begin = begin[new_block]
+    block_end = np.zeros(block_begin.size, dtype=np.int64)
+    np.maximum.at(block_end, block, finish)
+    return int((block_end - block_begin).sum())
 
 
-def closed_form(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int) -> OracleResult:
+def closed_form(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int,
+                decision_interval_s: float | None = None) -> OracleResult:
     need = needed_replicas(counts, spec, step_s)
     per_step = spec.capacity_per_replica * step_s
     unservable = float(np.maximum(counts - spec.max_replicas * per_step, 0).sum())
@@ -136,7 +159,8 @@ def closed_form(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_re
         if k <= floor:
             total += need.size  # up for the whole trace; the initial fleet covers it from step 0
         else:
-            total += layer_cost(need >= k, c, initially_up=k <= initial_replicas)
+            total += layer_cost(need >= k, c, initially_up=k <= initial_replicas,
+                                every=decision_steps(decision_interval_s, step_s))
     return OracleResult(float(total), step_s, "closed-form", unservable)
 
 
@@ -163,8 +187,20 @@ def max_fleet_served(counts: np.ndarray, per_step_capacity: np.ndarray, d: int) 
     return served
 
 
+def _decision_segments(n: int, c: int, every: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the ready fleet may change: decision ticks (scale down) and ticks + c (replicas become ready).
+
+    Returns the segment starts, the ticks whose starts become ready inside the window, and for each such
+    start the segment it lands in.
+    """
+    ticks = np.arange(0, n, every)
+    starts = ticks[ticks + c < n]
+    bounds = np.union1d(ticks, starts + c)
+    return bounds, starts, np.searchsorted(bounds, starts + c)
+
+
 def _lp_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: int, rho0_max: float,
-               floor: int, integer_s: float = 0.0) -> float:
+               floor: int, integer_s: float = 0.0, every: int = 1) -> float:
     n = counts.size
     per_step = spec.capacity_per_replica * step_s
     cum = np.cumsum(counts)
@@ -172,45 +208,52 @@ def _lp_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: 
     cap = np.full(n, spec.max_replicas * per_step)
     cap[: min(c, n)] = rho0_max * per_step
     lower = np.minimum(due, max_fleet_served(counts, cap, d)) if cum[-1] > 0 else np.zeros(n)
-    m = max(n - c, 0)  # starts whose ready step falls inside the window
-    # variable layout: rho (n) | x (m) | s (n)
-    ir, ix, is_ = 0, n, n + m
+    seg_start, tick_starts, lands = _decision_segments(n, c, every)
+    tick_starts, lands = tick_starts[lands > 0], lands[lands > 0]  # c = 0: a start at step 0 is ready at once
+    j_n, m = seg_start.size, tick_starts.size
+    seg_len = np.diff(np.append(seg_start, n)).astype(float)
+    seg_of = np.searchsorted(seg_start, np.arange(n), side="right") - 1
+    # variable layout: rho per segment (j_n) | starts x per tick (m) | cumulative served s per step (n)
+    ir, ix, is_ = 0, j_n, j_n + m
     rows, cols, vals = [], [], []
     r = 0
-    for_rho = np.arange(1, n)
-    # rho_t - rho_{t-1} - x_{t-c} <= 0
-    k = for_rho.size
-    rr = np.arange(r, r + k)
+    j = np.arange(1, j_n)
+    # rho_j - rho_{j-1} - x(landing at j) <= 0: the ready fleet grows only by starts made c steps earlier
+    rr = np.arange(r, r + j.size)
+    rows += [rr, rr, rr[lands - 1]]
+    cols += [ir + j, ir + j - 1, ix + np.arange(m)]
+    vals += [np.ones(j.size), -np.ones(j.size), -np.ones(m)]
+    r += j.size
+    # rho_{j-1} - rho_j <= 0 between ticks: the fleet shrinks only when the policy is asked
+    between = j[seg_start[j] % every != 0]
+    rr = np.arange(r, r + between.size)
     rows += [rr, rr]
-    cols += [ir + for_rho, ir + for_rho - 1]
-    vals += [np.ones(k), -np.ones(k)]
-    has_x = for_rho >= c
-    rows.append(rr[has_x])
-    cols.append(ix + for_rho[has_x] - c)
-    vals.append(-np.ones(int(has_x.sum())))
-    r += k
-    # s_t - s_{t-1} - C rho_t <= 0
+    cols += [ir + between - 1, ir + between]
+    vals += [np.ones(between.size), -np.ones(between.size)]
+    r += between.size
+    # s_t - s_{t-1} - C rho_seg(t) <= 0
     t = np.arange(n)
     rr = np.arange(r, r + n)
     rows += [rr, rr[1:], rr]
-    cols += [is_ + t, is_ + t[1:] - 1, ir + t]
+    cols += [is_ + t, is_ + t[1:] - 1, ir + seg_of]
     vals += [np.ones(n), -np.ones(n - 1), -per_step * np.ones(n)]
     r += n
-    a = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n + m + n))
-    cost = np.concatenate([np.ones(n), np.full(m, float(c)), np.zeros(n)])
-    lo_rho = np.full(n, float(floor))
-    hi_rho = np.full(n, float(spec.max_replicas))
-    hi_rho[0] = max(rho0_max, floor)
+    a = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(r, j_n + m + n))
+    cost = np.concatenate([seg_len, np.full(m, float(c)), np.zeros(n)])
+    lo_rho = np.full(j_n, float(floor))
+    hi_rho = np.full(j_n, float(spec.max_replicas))
+    hi_rho[0] = max(rho0_max, floor) if c > 0 else spec.max_replicas
     bounds = np.concatenate([
         np.column_stack([lo_rho, hi_rho]),
         np.column_stack([np.zeros(m), np.full(m, np.inf)]),
         np.column_stack([lower, cum]),
     ])
     if integer_s:
-        integrality = np.concatenate([np.ones(n + m), np.zeros(n)])
+        integrality = np.concatenate([np.ones(j_n + m), np.zeros(n)])
         res = milp(cost, constraints=LinearConstraint(a, -np.inf, np.zeros(r)), integrality=integrality,
                    bounds=Bounds(bounds[:, 0], bounds[:, 1]),
-                   options={"time_limit": integer_s, "mip_rel_gap": 1e-3, "disp": False})
+                   options={"time_limit": integer_s, "mip_rel_gap": 1e-4, "disp": False})
         if res.get("mip_dual_bound") is not None and np.isfinite(res.mip_dual_bound):
             return max(float(res.mip_dual_bound), _lp_value(cost, a, r, bounds))
     return _lp_value(cost, a, r, bounds)
@@ -223,8 +266,15 @@ def _lp_value(cost: np.ndarray, a: sp.csr_matrix, r: int, bounds: np.ndarray) ->
     return float(res.fun)
 
 
+def decision_steps(decision_interval_s: float | None, step_s: float) -> int:
+    """Steps between the policy's decisions, as the replay rounds them (1 = the fleet may change every step)."""
+    return 1 if decision_interval_s is None else max(1, int(round(decision_interval_s / step_s)))
+
+
 def lp_bound(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int,
-             window_steps: int = LP_WINDOW_STEPS) -> OracleResult:
+             window_steps: int = LP_WINDOW_STEPS, decision_interval_s: float | None = None) -> OracleResult:
+    every = decision_steps(decision_interval_s, step_s)
+    window_steps = every * max(1, -(-window_steps // every))  # windows start on decision ticks
     c = cold_start_steps(spec, step_s)
     d = queue_steps(spec, step_s)
     floor = 0 if spec.scale_to_zero else spec.floor_replicas
@@ -235,7 +285,7 @@ def lp_bound(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_repli
     for start in range(0, counts.size, window_steps):
         chunk = counts[start: start + window_steps]
         rho0 = initial_replicas if start == 0 else spec.max_replicas  # later windows: free initial fleet
-        total += _lp_window(chunk, spec, step_s, c, d, rho0, floor, integer_s)
+        total += _lp_window(chunk, spec, step_s, c, d, rho0, floor, integer_s, every)
     per_step = spec.capacity_per_replica * step_s
     cap = np.full(counts.size, spec.max_replicas * per_step)
     cap[: min(c, counts.size)] = initial_replicas * per_step
@@ -244,8 +294,12 @@ def lp_bound(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_repli
     return OracleResult(total, step_s, "milp-dual-bound" if integer_s else "lp", max(0.0, unservable))
 
 
-def oracle(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int) -> OracleResult:
-    """The lower bound: closed form without a queue, the HiGHS LP relaxation with one."""
+def oracle(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int,
+           decision_interval_s: float | None = None) -> OracleResult:
+    """The lower bound for policies asked every `decision_interval_s` (None: every step).
+
+    Closed form without a queue; with one, the HiGHS LP relaxation, tightened by the MILP on short traces.
+    """
     if queue_steps(spec, step_s) == 0:
-        return closed_form(counts, spec, step_s, initial_replicas)
-    return lp_bound(counts, spec, step_s, initial_replicas)
+        return closed_form(counts, spec, step_s, initial_replicas, decision_interval_s)
+    return lp_bound(counts, spec, step_s, initial_replicas, decision_interval_s=decision_interval_s)
