@@ -69,6 +69,25 @@ def _grid(quick: bool) -> list[tuple[float, float, float]]:
     return list(itertools.product(quantiles, lookbacks, levels))
 
 
+HOLD_PEAK_S = (300, 600, 1200, 1800)
+
+
+def hold_peak(window_s: float):
+    """Reference causal rule (bench only): hold the largest service-window rate of the last `window_s`."""
+    from costplane.autoscale import Decision, guarded, replicas_for_rate
+    from costplane.autoscale._forecaster import window_rates
+
+    def decide(obs, state, cfg):
+        w = 1 + int(cfg.service.max_queue_s / obs.step_s + 1e-9)
+        tail = obs.demand[-int(window_s / obs.step_s):]
+        peak = float(window_rates(tail, w).max(initial=0.0)) / obs.step_s if tail.size else 0.0
+        n = replicas_for_rate(peak, cfg.service.capacity_per_replica)
+        return Decision(obs.current_replicas, n, (f"peak of the last {window_s:g} s",)), state
+
+    decide.__name__ = f"hold-peak {window_s:g} s"
+    return guarded(decide)
+
+
 def _cell(r) -> str:
     return f"{r[0]:.2f}x / {100 * r[1]:.2f} %"
 
@@ -83,6 +102,9 @@ def quality(quick: bool, show_table: bool = True, oracle_seconds: float = ORACLE
         for name in POLICIES:
             r = replay_inference(series, spec, name, price, AutoscaleConfig(service=spec), oracle_result=orc)
             res.setdefault(name, {})[key] = (r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction)
+        for hold in HOLD_PEAK_S:
+            r = replay_inference(series, spec, hold_peak(hold), price, AutoscaleConfig(service=spec), oracle_result=orc)
+            res.setdefault(f"hold-peak {hold} s", {})[key] = (r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction)
         for name, qkey in TUNED.items():
             for q, lb, lv in grid:
                 cfg = AutoscaleConfig(service=spec, predictive_lookback_s=lb, predictive_level_s=lv, **{qkey: q})
@@ -102,7 +124,51 @@ def quality(quick: bool, show_table: bool = True, oracle_seconds: float = ORACLE
                              f"{_cell(best[0])} (q={best[1]:g}, {best[2]} s, level {best[3]} s)")
             print(f"| {key[0]} | {key[1]} | {orc.replica_hours:.3f} ({orc.method}, {orc_s:.1f} s) | "
                   f"{lp.replica_steps / orc.replica_steps:.3f} | " + " | ".join(cells) + " |", flush=True)
+        print("\nreference causal rule: hold the largest service-window rate of the last X s")
+        print("| spec | trace | " + " | ".join(f"X = {h} s" for h in HOLD_PEAK_S) + " |")
+        print("|---|---|" + "---|" * len(HOLD_PEAK_S))
+        for key in pairs:
+            print(f"| {key[0]} | {key[1]} | " + " | ".join(_cell(res[f"hold-peak {h} s"][key]) for h in HOLD_PEAK_S)
+                  + " |", flush=True)
     return res
+
+
+def plot_frontier(res: dict, path: Path) -> None:
+    """Cost vs. the oracle against the share of demand lost, per trace and spec: every policy and grid point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = list(res["predictive"])
+    fig, axes = plt.subplots(len(SPECS), len(TRACES), figsize=(15, 8.5), squeeze=False)
+    floor = 1e-3  # lost-% axis is logarithmic; full service is drawn at this floor
+    colors = {"static-peak": "tab:gray", "hpa": "tab:red", "knative": "tab:orange", "predictive": "tab:blue",
+              "hybrid": "tab:green"}
+    for ax, key in zip(axes.flat, pairs):
+        for name, color in colors.items():
+            if name in TUNED:
+                pts = [v[key] for k, v in res.items() if isinstance(k, tuple) and k[0] == name]
+                ax.scatter([p[0] for p in pts], [max(floor, 100 * (1 - p[1])) for p in pts], s=6, alpha=0.3,
+                           color=color)
+            ratio, served = res[name][key]
+            ax.scatter([ratio], [max(floor, 100 * (1 - served))], s=70, color=color, edgecolor="black",
+                       label=f"{name} (default)", zorder=3)
+        holds = [res[f"hold-peak {h} s"][key] for h in HOLD_PEAK_S]
+        ax.plot([p[0] for p in holds], [max(floor, 100 * (1 - p[1])) for p in holds], "k:", marker="x",
+                label="hold peak of last 5-30 min")
+        ax.axhline(0.1, color="tab:purple", lw=0.8, ls="--")
+        ax.axvline(1.15, color="tab:purple", lw=0.8, ls="--")
+        ax.set_yscale("log")
+        ax.set_title(f"{key[0]} on {key[1]}", fontsize=10)
+        ax.set_xlabel("cost / oracle (x)")
+        ax.set_ylabel("demand lost, % (floor = none)")
+    axes.flat[0].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Replay: cost vs. demand lost (dots: predictive/hybrid grid; dashed: 1.15x and 0.1 % lost)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"\nplot: {path}")
 
 
 def choose(res: dict, policy: str, traces: list[str], shared: tuple | None = None) -> tuple | None:
@@ -180,9 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=("quality", "cv", "speed"))
     ap.add_argument("--oracle-seconds", type=float, default=ORACLE_SECONDS,
                     help="MILP seconds per trace for the oracle (its dual bound is kept; 0 = LP only)")
+    ap.add_argument("--plot", type=Path, default=ROOT / "docs/img/replay-frontier.png")
     args = ap.parse_args(argv)
     if args.only in (None, "quality", "cv"):
         res = quality(args.quick, show_table=args.only != "cv", oracle_seconds=args.oracle_seconds)
+        plot_frontier(res, args.plot)
         if args.only != "quality":
             cross_validate(res)
     if args.only in (None, "speed"):

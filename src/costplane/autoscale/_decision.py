@@ -85,9 +85,9 @@ class AutoscaleConfig:
     knative_panic_window_s: float = 6.0
     knative_panic_threshold: float = 2.0     # 200 %
     # Chosen once for all traces by `bench/bench_replay.py --only cv` (BENCHMARKS.md "Inference replay"):
-    # over quantile x lookback, the cheapest mean cost ratio that serves >= 99.9 % on every trace and
-    # spec where any setting does (azure-code: none). The queue absorbs per-second noise and a short
-    # lookback follows the level, so the 60th percentile of the service-window rate over 2 min suffices.
+    # over quantile x lookback x level window, the cheapest mean cost ratio that serves >= 99.9 % on every
+    # trace and spec where any setting does (azure-code: none). The queue absorbs per-second noise, so the
+    # 60th percentile of the service-window rate over 3 min, lifted when the last 2 min run above it, suffices.
     predictive_quantile: float = 0.6
     predictive_headroom: float = 0.0
     predictive_lookback_s: float = 180.0     # shared by predictive and hybrid

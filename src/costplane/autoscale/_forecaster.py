@@ -4,7 +4,8 @@ The built-in `RecentQuantileForecaster` is the fast default (a few microseconds 
 replay at 1 s stays in seconds). It forecasts the *service-window rate*: the mean rate over the
 `window_steps` a queue lets demand wait (1 step with no queue), because that, not the per-second
 count, is what capacity must cover. Its quantile at p is the empirical p-quantile of that rate over
-the recent `lookback_steps`, lifted by the recent level shift (the mean of the last `level_steps`, 2 min by default, vs. the lookback mean), and,
+the recent `lookback_steps`, lifted by the recent level shift (the mean of the last `level_steps`
+vs. the lookback mean; a 2 min level window by default, long enough not to chase one noisy minute), and,
 when a full season of history exists, never below the same window one season ago rescaled to
 today's level. `PackageForecaster` wraps any `costplane.forecast` model (ETS, ...) on per-minute means
 when that package is installed.
@@ -58,7 +59,7 @@ def window_rates(y: np.ndarray, window_steps: int) -> np.ndarray:
 class RecentQuantileForecaster:
     alias = "recent-quantile"
 
-    def __init__(self, window_steps: int = 1, lookback_steps: int = 600, level_steps: int = 60,
+    def __init__(self, window_steps: int = 1, lookback_steps: int = 600, level_steps: int = 120,
                  season_steps: int | None = None) -> None:
         self.window_steps = max(1, int(window_steps))
         self.lookback_steps = max(self.window_steps, int(lookback_steps))

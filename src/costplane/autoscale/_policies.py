@@ -8,7 +8,8 @@
   window wants >= 200 % of the ready replicas; no scale-down while panicking (60 s); scale down at most
   halves per decision. Scale to zero after the guard's grace.
 - `predictive`: provision now, ahead by the cold start, for a quantile (0.6) of the service-window
-  rate forecast over the next `cold_start_s + decision_interval_s`, plus headroom.
+  rate forecast over the next `cold_start_s + decision_interval_s` (3 min lookback, lifted when the
+  last 2 min run above it), plus headroom.
 - `hybrid`: a predictive floor at quantile 0.65 plus a reactive correction when the queue shows
   a shortfall sustained over the last minute; the added replicas are held for one cold start.
 Defaults were chosen once for all traces by cross-validation (`bench/bench_replay.py --only cv`).
