@@ -69,7 +69,7 @@ def _grid(quick: bool) -> list[tuple[float, float, float]]:
     return list(itertools.product(quantiles, lookbacks, levels))
 
 
-HOLD_PEAK_S = (300, 600, 1200, 1800)
+HOLD_PEAK_S = (300, 600, 1800, 3600)  # 3600: everything seen since the trace began
 
 
 def hold_peak(window_s: float):
@@ -156,7 +156,7 @@ def plot_frontier(res: dict, path: Path) -> None:
                        label=f"{name} (default)", zorder=3)
         holds = [res[f"hold-peak {h} s"][key] for h in HOLD_PEAK_S]
         ax.plot([p[0] for p in holds], [max(floor, 100 * (1 - p[1])) for p in holds], "k:", marker="x",
-                label="hold peak of last 5-30 min")
+                label="hold peak of last 5-60 min")
         ax.axhline(0.1, color="tab:purple", lw=0.8, ls="--")
         ax.axvline(1.15, color="tab:purple", lw=0.8, ls="--")
         ax.set_yscale("log")

@@ -155,3 +155,19 @@ def test_default_oracle_is_the_milp_dual_bound_on_short_traces_and_the_lp_on_lon
     assert default.replica_steps >= lp.replica_steps - 1e-6
     monkeypatch.setattr(oracle_mod, "MILP_AUTO_MAX_STEPS", 100)
     assert oracle(counts, spec, 1.0, n0).method == "lp"
+
+
+def test_oracle_gap_brackets_the_integer_optimum():
+    rng = np.random.default_rng(5)
+    counts = rng.poisson(3 * (rng.uniform(size=600) < 0.5)).astype(float)
+    spec = ServiceSpec("s", "H100", 1, 2.0, 30.0, 0, 8, True, 5.0)
+    n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 15.0)
+    with milp_seconds(30.0):
+        solved = oracle(counts, spec, 1.0, n0, 15.0)
+    with milp_seconds(0):
+        lp = oracle(counts, spec, 1.0, n0, 15.0)
+    assert solved.upper_replica_steps is not None and solved.gap is not None
+    assert solved.replica_steps <= solved.upper_replica_steps + 1e-6
+    assert solved.gap <= 1e-3 + 1e-9  # HiGHS closes it to its 1e-4 target on a 10-minute trace
+    assert lp.gap is None  # the LP alone has no schedule to compare with
+    assert closed_form(counts, replace(spec, max_queue_s=0.0), 1.0, n0).gap == 0.0

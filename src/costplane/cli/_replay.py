@@ -121,7 +121,7 @@ def replay_cmd(
         if as_json:
             emit_json({"trace": series.summary(), "service": spec.to_dict(), "price_usd_per_hour": price,
                        "price_source": source, "oracle_cost_usd": rows[0]["oracle_cost_usd"],
-                       "oracle_method": rows[0]["oracle_method"], "plot": str(path), "warnings": list(warnings),
+                       "oracle_method": rows[0]["oracle_method"], "oracle_gap": rows[0]["oracle_gap"], "plot": str(path), "warnings": list(warnings),
                        "policies": [{k: v for k, v in d.items() if k not in ("service", "trace")} for d in rows]})
             return
         console.print(_table(rows, f"{spec.name} on {Path(series.source).name}: oracle "
@@ -136,7 +136,8 @@ def replay_cmd(
         emit_json(d)
         return
     console.print(_table([d], f"{spec.name} on {Path(series.source).name} at {money(price)}/replica-h ({source})"))
-    console.print(f"oracle (perfect foresight, {d['oracle_method']}): {money(d['oracle_cost_usd'])}; "
+    gap = "" if d["oracle_gap"] is None else f", optimum within +{100 * d['oracle_gap']:.1f} %"
+    console.print(f"oracle (perfect foresight, {d['oracle_method']}{gap}): {money(d['oracle_cost_usd'])}; "
                   f"served {d['served_units']:.0f} of {d['served_units'] + d['unserved_units']:.0f} {series.unit}")
 
 

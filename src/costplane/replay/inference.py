@@ -91,6 +91,8 @@ class InferenceReplay:
             "price_usd_per_hour": self.price_usd_per_hour,
             "price_source": self.price_source,
             "oracle_method": None if self.oracle is None else self.oracle.method,
+            # the integer optimum lies within oracle_gap above oracle_cost_usd (None: not known, LP only)
+            "oracle_gap": None if self.oracle is None else self.oracle.gap,
             "oracle_unservable_units": None if self.oracle is None else self.oracle.unservable_units,
             "service": self.spec.to_dict(),
             "trace": self.series.summary(),

@@ -95,10 +95,20 @@ class OracleResult:
     step_s: float
     method: str                   # "closed-form", "lp" or "milp-dual-bound" (max of LP and MILP dual bound)
     unservable_units: float       # demand no schedule within max_replicas can serve in time
+    # The cheapest integer schedule found (an upper bound on the optimum the bound approaches), when one
+    # was: the closed form's own value, or HiGHS' incumbent on a one-window trace.
+    upper_replica_steps: float | None = None
 
     @property
     def replica_hours(self) -> float:
         return self.replica_steps * self.step_s / 3600.0
+
+    @property
+    def gap(self) -> float | None:
+        """How far above the bound the integer optimum may lie, as a fraction of the best schedule found."""
+        if self.upper_replica_steps is None or self.upper_replica_steps <= 0:
+            return None
+        return max(0.0, (self.upper_replica_steps - self.replica_steps) / self.upper_replica_steps)
 
 
 def cold_start_steps(spec: ServiceSpec, step_s: float) -> int:
@@ -161,7 +171,7 @@ def closed_form(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_re
         else:
             total += layer_cost(need >= k, c, initially_up=k <= initial_replicas,
                                 every=decision_steps(decision_interval_s, step_s))
-    return OracleResult(float(total), step_s, "closed-form", unservable)
+    return OracleResult(float(total), step_s, "closed-form", unservable, float(total))
 
 
 def max_fleet_served(counts: np.ndarray, per_step_capacity: np.ndarray, d: int) -> np.ndarray:
@@ -201,6 +211,13 @@ def _decision_segments(n: int, c: int, every: int) -> tuple[np.ndarray, np.ndarr
 
 def _lp_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: int, rho0_max: float,
                floor: int, integer_s: float = 0.0, every: int = 1) -> float:
+    """The window's lower bound (see `_solve_window`)."""
+    return _solve_window(counts, spec, step_s, c, d, rho0_max, floor, integer_s, every)[0]
+
+
+def _solve_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: int, rho0_max: float,
+                  floor: int, integer_s: float = 0.0, every: int = 1) -> tuple[float, float | None]:
+    """(lower bound, cost of the best integer schedule found or None) for one window."""
     n = counts.size
     per_step = spec.capacity_per_replica * step_s
     cum = np.cumsum(counts)
@@ -255,8 +272,9 @@ def _lp_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: 
                    bounds=Bounds(bounds[:, 0], bounds[:, 1]),
                    options={"time_limit": integer_s, "mip_rel_gap": 1e-4, "disp": False})
         if res.get("mip_dual_bound") is not None and np.isfinite(res.mip_dual_bound):
-            return max(float(res.mip_dual_bound), _lp_value(cost, a, r, bounds))
-    return _lp_value(cost, a, r, bounds)
+            upper = float(res.fun) if res.x is not None else None
+            return max(float(res.mip_dual_bound), _lp_value(cost, a, r, bounds)), upper
+    return _lp_value(cost, a, r, bounds), None
 
 
 def _lp_value(cost: np.ndarray, a: sp.csr_matrix, r: int, bounds: np.ndarray) -> float:
@@ -282,16 +300,21 @@ def lp_bound(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_repli
     if integer_s is None:
         integer_s = MILP_AUTO_SECONDS if counts.size <= MILP_AUTO_MAX_STEPS else 0.0
     total = 0.0
+    uppers: list[float | None] = []
     for start in range(0, counts.size, window_steps):
         chunk = counts[start: start + window_steps]
         rho0 = initial_replicas if start == 0 else spec.max_replicas  # later windows: free initial fleet
-        total += _lp_window(chunk, spec, step_s, c, d, rho0, floor, integer_s, every)
+        lower, upper = _solve_window(chunk, spec, step_s, c, d, rho0, floor, integer_s, every)
+        total += lower
+        uppers.append(upper)
+    # Windows relax their edges, so only a one-window incumbent is a schedule for the whole trace.
+    upper_total = uppers[0] if len(uppers) == 1 else None
     per_step = spec.capacity_per_replica * step_s
     cap = np.full(counts.size, spec.max_replicas * per_step)
     cap[: min(c, counts.size)] = initial_replicas * per_step
     served = max_fleet_served(counts, cap, d)
     unservable = float(counts.sum() - (served[-1] if served.size else 0.0))
-    return OracleResult(total, step_s, "milp-dual-bound" if integer_s else "lp", max(0.0, unservable))
+    return OracleResult(total, step_s, "milp-dual-bound" if integer_s else "lp", max(0.0, unservable), upper_total)
 
 
 def oracle(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int,
