@@ -4,13 +4,15 @@ Run from the repository root:
     .venv/bin/python bench/bench_replay.py            # quality table + cross-validation + speed
     .venv/bin/python bench/bench_replay.py --quick    # smaller grid, no week-long oracle
     .venv/bin/python bench/bench_replay.py --only cv  # just the leave-one-trace-out choice of the defaults
-Quality: each policy at its defaults on 3 traces x 2 specs; cost as a ratio to the oracle for policies asked
-every 15 s (max(LP, HiGHS MILP dual bound after --oracle-seconds, 60 s by default), see replay/oracle.py), solved
-once per trace in the same process, with the LP-only bound beside it. "tuned": the cheapest grid setting with >= 99.9 % served on that trace (in-sample,
-for reference only). CV: for each trace held out, the grid setting with the lowest mean cost ratio over the
-other two traces (both specs) among those that serve >= 99.9 % on every training pair where any setting
-does (lookback and level are shared: predictive picks them, hybrid its quantile at them), then its held-out result;
-the defaults are that rule applied to all three traces.
+Quality: each policy at its defaults on 3 traces x 2 specs; cost as a ratio to the oracle for policies
+asked every 15 s (max(LP, HiGHS MILP dual bound after --oracle-seconds, 60 s by default), see
+replay/oracle.py), solved once per trace in the same process, with the LP-only bound beside it. "tuned": the
+cheapest grid setting with >= 99.9 % served on that trace (in-sample, for reference only). A reference
+causal rule, hold-peak (bench only), holds the largest service-window rate of the last X s.
+CV: for each trace held out, the grid setting with the lowest mean cost ratio over the other two traces
+(both specs) among those that serve >= 99.9 % on every training pair where any setting does (lookback and
+level are shared: predictive picks them, hybrid its quantile at them), then its held-out result; the
+defaults are that rule applied to all three traces. Writes the cost-vs-lost plot (--plot).
 Speed: the Azure conv hour tiled to >= 7 days at 1 s steps; CPU seconds per policy replay (process time:
 the machine is shared, wall time is noisy), and the ratio to
 the same policy's replay of the one-hour trace (linear scaling would be ~173).
@@ -93,7 +95,10 @@ def _cell(r) -> str:
 
 
 def quality(quick: bool, show_table: bool = True, oracle_seconds: float = ORACLE_SECONDS) -> dict:
-    """Defaults per policy, plus every grid setting of predictive/hybrid: {(policy, q, lb, lv) or policy: {pair: (ratio, served)}}."""
+    """Defaults per policy, plus every grid setting of predictive/hybrid.
+
+    Returns {(policy, q, lb, lv) or policy name: {pair: (cost ratio, served fraction)}}.
+    """
     pairs = dict(_pairs(oracle_seconds))
     grid = _grid(quick)
     res: dict = {}
@@ -117,8 +122,8 @@ def quality(quick: bool, show_table: bool = True, oracle_seconds: float = ORACLE
         for key, (spec, series, orc, lp, orc_s) in pairs.items():
             cells = [_cell(res[name][key]) for name in POLICIES]
             for name in TUNED:
-                ok = [(v[key], q, lb, lv) for (p, q, lb, lv), v in ((k, v) for k, v in res.items() if isinstance(k, tuple))
-                      if p == name and v[key][1] >= FULL]
+                grid_runs = ((k, v) for k, v in res.items() if isinstance(k, tuple))
+                ok = [(v[key], q, lb, lv) for (p, q, lb, lv), v in grid_runs if p == name and v[key][1] >= FULL]
                 best = min(ok, key=lambda x: x[0][0]) if ok else None
                 cells.append("none >= 99.9 %" if best is None else
                              f"{_cell(best[0])} (q={best[1]:g}, {best[2]} s, level {best[3]} s)")
@@ -209,7 +214,8 @@ def cross_validate(res: dict) -> None:
                 print(f"| {policy} | {held} | none serves 99.9 % | - | - |")
                 continue
             v = res[(policy, *best[1:])]
-            print(f"| {policy} | {held} | q={best[1]:g}, {best[2]} s, {best[3]} s | {_cell(v[('chat-service', held)])} | "
+            print(f"| {policy} | {held} | q={best[1]:g}, {best[2]} s, {best[3]} s | "
+                  f"{_cell(v[('chat-service', held)])} | "
                   f"{_cell(v[('variant', held)])} |", flush=True)
         best = choose(res, policy, list(TRACES), _shared(res, policy, list(TRACES)))
         print(f"| {policy} | (all three: the default rule) | "

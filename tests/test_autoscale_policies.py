@@ -148,3 +148,19 @@ def test_allocation_rules_by_example():
     assert allocate_pool(req, 6, "proportional") == {"chat": 3, "code": 2, "batch": 1}
     assert allocate_pool(req, 6, "priority", {"code": 2, "batch": 1}) == {"chat": 0, "code": 4, "batch": 2}
     assert allocate_pool(req, 6, "greedy") == {"chat": 0, "code": 4, "batch": 2}
+
+
+def test_hybrid_reacts_only_when_the_queue_cannot_drain_within_its_budget():
+    steady = np.full(600, 4.0)  # 4/s at 2/s per replica: the predictive floor is 2 replicas
+    floor_only, _ = POLICIES["predictive"](obs(steady, ready=2), None, CFG)
+    # 2 ready replicas drain 2 x 2/s x 10 s = 40 units within the budget: a queue of 30 is noise
+    calm, _ = POLICIES["hybrid"](obs(steady, ready=2, queue=30.0), None, CFG)
+    assert calm.desired_replicas == floor_only.desired_replicas == 2
+    # 50 queued units cannot drain in 10 s: 4/s now + 5/s of queue - 4/s of capacity = 5/s short -> +3
+    risk, state = POLICIES["hybrid"](obs(steady, ready=2, queue=50.0), None, CFG)
+    assert risk.desired_replicas == 5
+    # the added replicas are held for one cold start even once the queue is gone
+    later, _ = POLICIES["hybrid"](obs(steady, now=1100.0, ready=5, queue=0.0), state, CFG)
+    assert later.desired_replicas == 5
+    gone, _ = POLICIES["hybrid"](obs(steady, now=1121.0, ready=5, queue=0.0), state, CFG)
+    assert gone.desired_replicas == 2

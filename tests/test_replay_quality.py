@@ -1,7 +1,8 @@
-"""The predictive policy's headline on the public traces, at its defaults (a fast guard of BENCHMARKS.md).
+"""The predictive and hybrid policies' headline on the public traces, at their defaults (a fast guard of BENCHMARKS.md).
 
 The benchmark measures against the 60 s MILP oracle; here the bound is the tick LP (0.2 s), which is
-at most that oracle, so "within 1.25x the LP" is looser than the benchmark's 1.10-1.14x of the oracle.
+0.88-0.99 of that oracle on these pairs, so "within 1.3x the LP" is the bar's 1.15x seen through the
+loosest of them (the benchmark measures 1.04-1.14x of the oracle).
 """
 
 from __future__ import annotations
@@ -22,18 +23,19 @@ TRACE_FILES = {"azure-conv": "azure-llm-2023/AzureLLMInferenceTrace_conv.csv",
 
 @pytest.mark.parametrize("trace", sorted(TRACE_FILES))
 @pytest.mark.parametrize("spec_path", ["examples/chat-service.yaml", "bench/chat-service-variant.yaml"])
-def test_predictive_serves_the_public_traces_near_the_bound_and_well_below_hpa(traces_dir, shared_dir, trace,
-                                                                                spec_path):
+@pytest.mark.parametrize("policy", ["predictive", "hybrid"])
+def test_forecasting_policies_serve_the_public_traces_near_the_bound_and_well_below_hpa(
+        traces_dir, shared_dir, trace, spec_path, policy):
     spec = read_service_spec(shared_dir / spec_path if spec_path.startswith("examples") else ROOT / spec_path)
     series = load_trace(traces_dir / TRACE_FILES[trace])
     cfg = AutoscaleConfig(service=spec)
     with milp_seconds(0):
         bound = oracle(series.counts, spec, series.step_s, initial_replicas(series, spec, 15.0), 15.0)
     runs = {name: replay_inference(series, spec, name, 1.0, cfg, oracle_result=bound)
-            for name in ("predictive", "hpa", "static-peak")}
-    pred = runs["predictive"]
+            for name in (policy, "hpa", "static-peak")}
+    pred = runs[policy]
     assert pred.demand_served_fraction >= 0.999
-    assert pred.cost_usd <= 1.25 * pred.oracle_cost_usd
+    assert pred.cost_usd <= 1.3 * pred.oracle_cost_usd
     assert pred.cost_usd <= 0.8 * runs["hpa"].cost_usd  # at the same (full) service level
     assert runs["hpa"].demand_served_fraction >= 0.999
     assert pred.cost_usd <= 0.7 * runs["static-peak"].cost_usd

@@ -92,7 +92,7 @@ class AutoscaleConfig:
     predictive_headroom: float = 0.0
     predictive_lookback_s: float = 180.0     # shared by predictive and hybrid
     predictive_level_s: float = 120.0        # recent window whose mean, when above the lookback's, lifts the forecast
-    hybrid_quantile: float = 0.65
+    hybrid_quantile: float = 0.6
     hybrid_headroom: float = 0.0
     season_s: float = 86_400.0
     static_replicas: int | None = None       # static-peak: set from the trace by the replay

@@ -121,7 +121,8 @@ def replay_cmd(
         if as_json:
             emit_json({"trace": series.summary(), "service": spec.to_dict(), "price_usd_per_hour": price,
                        "price_source": source, "oracle_cost_usd": rows[0]["oracle_cost_usd"],
-                       "oracle_method": rows[0]["oracle_method"], "oracle_gap": rows[0]["oracle_gap"], "plot": str(path), "warnings": list(warnings),
+                       "oracle_method": rows[0]["oracle_method"], "oracle_gap": rows[0]["oracle_gap"],
+                       "plot": str(path), "warnings": list(warnings),
                        "policies": [{k: v for k, v in d.items() if k not in ("service", "trace")} for d in rows]})
             return
         console.print(_table(rows, f"{spec.name} on {Path(series.source).name}: oracle "

@@ -25,7 +25,7 @@ import numpy as np
 
 from costplane.autoscale import AutoscaleConfig, Observation, ServiceSpec, load_policy, replicas_for_rate
 from costplane.autoscale._forecaster import window_rates
-from costplane.replay.oracle import OracleResult, cold_start_steps, needed_replicas, oracle, queue_steps
+from costplane.replay.oracle import OracleResult, cold_start_steps, oracle, queue_steps
 from costplane.traces import DemandSeries
 
 

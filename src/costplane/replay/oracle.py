@@ -39,10 +39,10 @@ rho_t in [floor, max_replicas], starts x_t >= 0 (ready at t + c), cumulative ser
 
 with A the cumulative arrivals and M_t what a fleet at max_replicas could have served by t (so an
 undersized max_replicas leaves the LP feasible). With decision ticks, rho is one variable per segment
-between the moments the fleet may change, x one per tick, and rho may not fall between ticks. Every replay schedule maps to a feasible point of
-equal cost, so the LP optimum is a lower bound. Long traces are cut into windows, each solved with
-a free initial fleet and no deadline past its end: every window then relaxes the restriction of the
-global schedule, so the sum of window optima is still a lower bound.
+between the moments the fleet may change, x one per tick, and rho may not fall between ticks. Every
+replay schedule maps to a feasible point of equal cost, so the LP optimum is a lower bound. Long traces
+are cut into windows, each solved with a free initial fleet and no deadline past its end: every window
+then relaxes the restriction of the global schedule, so the sum of window optima is still a lower bound.
 
 Tighter by default on short traces: the same program with rho and x integer (the replay's schedules
 are integer, so its optimum is still a lower bound) is handed to HiGHS' branch and cut for
