@@ -121,3 +121,13 @@ def test_replay_is_deterministic():
         a = replay_jobs(jobs, name, cluster_for(name, 4), seed=5).to_dict()
         b = replay_jobs(jobs, name, cluster_for(name, 4), seed=5).to_dict()
         assert a == b
+
+
+def test_backfill_sees_jobs_started_in_the_same_pass_as_holding_gpus():
+    # j0 starts at t=2 in the same pass that finds the head j2 blocked: the head's reservation is t=6
+    # (when j0 ends), so j1 (t=5..8, 2 of 4 GPUs) must not be backfilled; it was while the shadow
+    # ignored j0 and was cached as "never".
+    jobs = [Job("j0", 2.0, 4.0, 1.0), Job("j1", 5.0, 3.0, 2.0), Job("j2", 2.0, 1.0, 4.0)]
+    r = replay_jobs(jobs, "fifo", cluster_for("fifo", 4))
+    assert r.records["j2"][1] == 6.0
+    assert r.records["j1"][1] == 7.0  # after the head, on the GPUs j2 frees

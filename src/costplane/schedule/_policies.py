@@ -129,6 +129,7 @@ class _Pass:
         self.ledger = obs.ledger.copy()
         self.usage = dict(obs.team_usage)
         self.starts: list[str] = []
+        self.started_at: list[tuple[float, str, int, np.ndarray]] = []  # (estimated end, id, milli, GPUs)
         self.preempts: list[str] = []
         self.preempted: set[str] = set()
         self.failed: dict[tuple, int] = {}  # shape -> smallest need that failed since the last change
@@ -163,12 +164,13 @@ class _Pass:
             need = job.whole_gpus or job.milli
             self.failed[shape] = min(need, self.failed.get(shape, need))
             return False
-        self._started(job)
+        self._started(job, idx)
         return True
 
-    def _started(self, job: Job) -> None:
+    def _started(self, job: Job, idx: np.ndarray) -> None:
         self._taken()
         self.starts.append(job.id)
+        self.started_at.append((self.obs.now_s + job.est_s, job.id, job.milli, idx))
         self.usage[job.team] = self.usage.get(job.team, 0.0) + job.gpu_units
 
     def try_preempt_for(self, job: Job, may_evict: Callable[[RunningJob], bool],
@@ -209,7 +211,7 @@ class _Pass:
         self.preempt_failed.clear()
         placed = self.ledger.place(job)
         assert placed is not None
-        self._started(job)
+        self._started(job, placed)
         return True
 
     def preempt_lower_priority(self, job: Job) -> bool:
@@ -246,13 +248,19 @@ def _greedy(obs: Observation, cfg: SchedConfig, ordered: list[QueuedJob]) -> _Pa
 
 
 # --- fifo with EASY backfill ------------------------------------------------------------------
-def _shadow(obs: Observation, ledger: Ledger, head: Job, preempted: set[str]) -> tuple[float, Ledger]:
+def _shadow(obs: Observation, p: _Pass, head: Job) -> tuple[float, Ledger]:
     """Earliest estimated time the head fits if running jobs end at their estimates; the ledger then,
-    with the head's GPUs reserved. inf when it never fits on this cluster."""
-    ends = sorted((_est_end(r, obs.now_s), r.job.id, r.job.milli) for r in obs.running if r.job.id not in preempted)
-    scratch = ledger.copy()
-    for end_s, jid, milli in ends:
-        scratch.give(obs.gpu_idx[jid], milli)
+    with the head's GPUs reserved. inf when it never fits on this cluster.
+
+    Jobs this pass started before the head count as running: they hold GPUs until their estimated end
+    (the shadow is cached until capacity changes otherwise, so it must see them now).
+    """
+    ends = [(_est_end(r, obs.now_s), r.job.id, r.job.milli, obs.gpu_idx[r.job.id])
+            for r in obs.running if r.job.id not in p.preempted]
+    ends = sorted(ends + p.started_at, key=lambda e: (e[0], e[1]))
+    scratch = p.ledger.copy()
+    for end_s, _jid, milli, idx in ends:
+        scratch.give(idx, milli)
         if scratch.find(head) is not None:
             scratch.place(head)
             return end_s, scratch
@@ -289,7 +297,7 @@ def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]
             if cached and cached[0] == obs.version and cached[1] == head.id:
                 shadow_s, shadow_ledger = cached[2], cached[3]
             else:
-                shadow_s, shadow_ledger = _shadow(obs, p.ledger, head, p.preempted)
+                shadow_s, shadow_ledger = _shadow(obs, p, head)
                 state["shadow"] = (obs.version, head.id, shadow_s, shadow_ledger)
             continue
         # backfill candidate: must fit now and not touch the head's reservation
@@ -320,7 +328,7 @@ def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]
             shadow_ledger.take(idx, job.milli)
         conflicts.clear()
         p.ledger.take(idx, job.milli)
-        p._started(job)
+        p._started(job, idx)
         p.reasons.append(f"backfill {job.id} ahead of {head.id}")
     return p.decision(), state
 
