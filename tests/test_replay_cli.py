@@ -50,6 +50,8 @@ def test_defaults_run_the_bundled_sample_and_price_from_the_bundled_catalog(caps
     out = run_json(["replay", "--policy", "predictive", "--json"], capsys)
     assert out["trace"]["total_units"] == 19366 and out["service"]["name"] == "chat"
     assert out["price_usd_per_hour"] > 0 and "on-demand" in out["price_source"]
+    # the 5 s MILP's best schedule brackets the optimum a few % above the bound on this hour
+    assert out["oracle_method"] == "milp-dual-bound" and 0 <= out["oracle_gap"] < 0.1
 
 
 def test_price_override_and_tokens_unit(tmp_path, capsys):
