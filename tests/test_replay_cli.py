@@ -130,3 +130,24 @@ def test_long_series_default_to_a_coarser_step_with_a_warning(tmp_path):
     assert s.step_s == 2.0 and s.total == pytest.approx(sum(100 + d for d in range(20)))
     assert any("2 s steps" in w for w in s.warnings)
     assert load_trace(p, step_s=3600).warnings == ()
+
+
+def test_json_stays_parseable_when_the_solver_prints_to_stdout(tmp_path):
+    # On this trace scipy's HiGHS prints a debug line with printf during the oracle's MILP; it must go
+    # to stderr, or it would precede the JSON document (found by a randomised search, seed 53).
+    rng = np.random.default_rng(53)
+    n = int(rng.integers(30, 200))
+    rng.integers(0, 40), rng.integers(0, 12), rng.choice([1.0, 2.0, 5.0, 7.0, 15.0])  # same stream as found
+    rng.integers(0, 2), rng.integers(0, 3), rng.choice([1.0, 3.0])
+    level = rng.uniform(0, 6) * (1 + np.sin(np.arange(n) / rng.uniform(3, 30)))
+    counts = rng.poisson(level * (rng.uniform(size=n) < rng.uniform(0.3, 1)))
+    trace = tmp_path / "t.csv"
+    trace.write_text("timestamp,count\n" + "".join(f"{i},{c}\n" for i, c in enumerate(counts)))
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\ngpu: H100\ngpus_per_replica: 1\ncapacity_per_replica: 3\ncold_start_s: 0\n"
+                    "min_replicas: 0\nmax_replicas: 8\nscale_to_zero: true\nmax_queue_s: 8\nprice_usd_per_hour: 1\n")
+    p = subprocess.run([str(Path(sys.executable).parent / "costplane"), "replay", "--trace", str(trace),
+                        "--service", str(spec), "--policy", "predictive", "--decision-interval", "7",
+                        "--oracle-milp-seconds", "5", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["oracle_method"] == "milp-dual-bound"

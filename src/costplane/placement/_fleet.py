@@ -31,6 +31,7 @@ from scipy.sparse import csr_array
 
 from costplane.core.errors import CostplaneError, InfeasibleError, InputError, UnknownGpuError
 from costplane.core.files import read_structured
+from costplane.core.native import native_stdout_to_stderr
 from costplane.core.types import Catalog
 from costplane.placement._request import Placement, PlacementRequest
 from costplane.placement._single import feasible_rows, price_options
@@ -275,7 +276,8 @@ def _binding_constraints(n_work: int, opts: _Options, rows: list, ub: list[float
         ci.extend([*cols, n + q])
         data.extend([*np.asarray(vals).tolist(), -1.0])
     a_ub = csr_array((data, (ri, ci)), shape=(m, n + m))
-    res = linprog(c, A_ub=a_ub, b_ub=ub, A_eq=a_eq, b_eq=np.ones(n_work), bounds=(0, None), method="highs")
+    with native_stdout_to_stderr():
+        res = linprog(c, A_ub=a_ub, b_ub=ub, A_eq=a_eq, b_eq=np.ones(n_work), bounds=(0, None), method="highs")
     if res.status != 0:
         return []
     slack = res.x[n:]
@@ -300,8 +302,9 @@ def plan_fleet(spec: FleetSpec, catalog: Catalog, time_limit_s: float = 60.0) ->
             ci.extend(cols)
             data.extend(np.asarray(vals).tolist())
         constraints.append(LinearConstraint(csr_array((data, (ri, ci)), shape=(len(rows), n)), -np.inf, np.asarray(ub)))
-    res = milp(cost, constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1),
-               options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9})
+    with native_stdout_to_stderr():
+        res = milp(cost, constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1),
+                   options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9})
     if res.status == 2 or res.x is None:
         binding = _binding_constraints(n_work, opts, rows, ub, labels)
         why = "; ".join(binding) if binding else "the quotas cannot hold every workload"

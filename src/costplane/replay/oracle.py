@@ -66,6 +66,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from costplane.autoscale import ServiceSpec
+from costplane.core.native import native_stdout_to_stderr
 
 LP_WINDOW_STEPS = 14_400  # 4 h at 1 s: HiGHS solves one window in about a second
 MILP_AUTO_SECONDS = 5.0   # default integer-program time on a one-window trace (root cuts do most of the work)
@@ -268,9 +269,10 @@ def _solve_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, 
     ])
     if integer_s:
         integrality = np.concatenate([np.ones(j_n + m), np.zeros(n)])
-        res = milp(cost, constraints=LinearConstraint(a, -np.inf, np.zeros(r)), integrality=integrality,
-                   bounds=Bounds(bounds[:, 0], bounds[:, 1]),
-                   options={"time_limit": integer_s, "mip_rel_gap": 1e-4, "disp": False})
+        with native_stdout_to_stderr():
+            res = milp(cost, constraints=LinearConstraint(a, -np.inf, np.zeros(r)), integrality=integrality,
+                       bounds=Bounds(bounds[:, 0], bounds[:, 1]),
+                       options={"time_limit": integer_s, "mip_rel_gap": 1e-4, "disp": False})
         if res.get("mip_dual_bound") is not None and np.isfinite(res.mip_dual_bound):
             upper = float(res.fun) if res.x is not None else None
             return max(float(res.mip_dual_bound), _lp_value(cost, a, r, bounds)), upper
@@ -278,7 +280,8 @@ def _solve_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, 
 
 
 def _lp_value(cost: np.ndarray, a: sp.csr_matrix, r: int, bounds: np.ndarray) -> float:
-    res = linprog(cost, A_ub=a, b_ub=np.zeros(r), bounds=bounds, method="highs")
+    with native_stdout_to_stderr():
+        res = linprog(cost, A_ub=a, b_ub=np.zeros(r), bounds=bounds, method="highs")
     if res.status != 0:  # pragma: no cover - the bounds above are built to be feasible
         raise RuntimeError(f"oracle LP failed: {res.message}")
     return float(res.fun)
