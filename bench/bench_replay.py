@@ -78,9 +78,10 @@ def hold_peak(window_s: float):
     """Reference causal rule (bench only): hold the largest service-window rate of the last `window_s`."""
     from costplane.autoscale import Decision, guarded, replicas_for_rate
     from costplane.autoscale._forecaster import window_rates
+    from costplane.autoscale._policies import service_window_steps
 
     def decide(obs, state, cfg):
-        w = 1 + int(cfg.service.max_queue_s / obs.step_s + 1e-9)
+        w = service_window_steps(cfg, obs.step_s)
         tail = obs.demand[-int(window_s / obs.step_s):]
         peak = float(window_rates(tail, w).max(initial=0.0)) / obs.step_s if tail.size else 0.0
         n = replicas_for_rate(peak, cfg.service.capacity_per_replica)

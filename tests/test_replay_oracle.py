@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from costplane.autoscale import POLICIES, AutoscaleConfig, Decision, ServiceSpec
 from costplane.replay.inference import initial_replicas, replay_inference
-from costplane.replay.oracle import _lp_window, closed_form, layer_cost, lp_bound, milp_seconds, oracle
+from costplane.replay.oracle import _solve_window, closed_form, layer_cost, lp_bound, milp_seconds, oracle
 from costplane.traces import DemandSeries
 
 SPEC = ServiceSpec("s", "H100", 1, 1.0, 3.0, 0, 4, True, 0.0)
@@ -45,8 +45,8 @@ def test_closed_form_equals_the_integer_program_without_queue(counts, cold, stz,
     counts, spec = _tiny_trace(counts, cold, 0, stz, min_r)
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 1.0)
     floor = 0 if spec.scale_to_zero else spec.floor_replicas
-    exact = _lp_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0)
-    relaxed = _lp_window(counts, spec, 1.0, cold, 0, n0, floor)
+    exact = _solve_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0)[0]
+    relaxed = _solve_window(counts, spec, 1.0, cold, 0, n0, floor)[0]
     cf = closed_form(counts, spec, 1.0, n0).replica_steps
     assert cf == pytest.approx(exact, abs=1e-6)
     assert relaxed <= cf + 1e-6
@@ -58,7 +58,7 @@ def test_closed_form_on_decision_ticks_equals_the_integer_program(counts, cold, 
     counts, spec = _tiny_trace(counts, cold, 0, stz, 0)
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, float(every))
     floor = 0 if spec.scale_to_zero else spec.floor_replicas
-    exact = _lp_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0, every=every)
+    exact = _solve_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0, every=every)[0]
     cf = closed_form(counts, spec, 1.0, n0, decision_interval_s=float(every)).replica_steps
     per_step = closed_form(counts, spec, 1.0, n0).replica_steps
     assert cf == pytest.approx(exact, abs=1e-6)

@@ -101,29 +101,31 @@ class InferenceReplay:
         }
 
 
-def initial_replicas(series: DemandSeries, spec: ServiceSpec, decision_interval_s: float) -> int:
-    """The fleet already running at step 0: what the first cold start + decision interval needs, bounded."""
-    steps = cold_start_steps(spec, series.step_s) + max(1, int(round(decision_interval_s / series.step_s)))
-    prefix = series.counts[:steps]
-    if prefix.size == 0:
-        return min(spec.max_replicas, spec.floor_replicas)
-    # Demand may wait max_queue_s, so the fleet must cover the service-window rate, not each second.
-    w = min(1 + queue_steps(spec, series.step_s), prefix.size)
-    peak = float(window_rates(prefix, w).max()) / series.step_s
-    need = replicas_for_rate(peak, spec.capacity_per_replica)
+def peak_service_rate(counts: np.ndarray, spec: ServiceSpec, step_s: float) -> float:
+    """Peak service-window rate (units/s over max_queue_s + one step): demand may wait that long, so
+    this, not the busiest single step, is what capacity must cover."""
+    return float(window_rates(counts, 1 + queue_steps(spec, step_s)).max(initial=0.0)) / step_s
+
+
+def _fleet_for_peak(counts: np.ndarray, spec: ServiceSpec, step_s: float) -> int:
+    need = replicas_for_rate(peak_service_rate(counts, spec, step_s), spec.capacity_per_replica)
     return min(spec.max_replicas, max(spec.floor_replicas, need))
 
 
+def initial_replicas(series: DemandSeries, spec: ServiceSpec, decision_interval_s: float) -> int:
+    """The fleet already running at step 0: what the first cold start + decision interval needs, bounded."""
+    steps = cold_start_steps(spec, series.step_s) + max(1, int(round(decision_interval_s / series.step_s)))
+    return _fleet_for_peak(series.counts[:steps], spec, series.step_s)
+
+
 def static_peak_replicas(series: DemandSeries, spec: ServiceSpec) -> int:
-    """Replicas that serve the peak service-window rate (window = max_queue_s + one step)."""
-    w = 1 + queue_steps(spec, series.step_s)
-    peak = float(window_rates(series.counts, w).max()) / series.step_s
-    return min(spec.max_replicas, max(spec.floor_replicas, replicas_for_rate(peak, spec.capacity_per_replica)))
+    """Replicas that serve the trace's peak service-window rate, bounded."""
+    return _fleet_for_peak(series.counts, spec, series.step_s)
 
 
 def capacity_warning(series: DemandSeries, spec: ServiceSpec) -> str | None:
     w = 1 + queue_steps(spec, series.step_s)
-    peak = float(window_rates(series.counts, w).max()) / series.step_s
+    peak = peak_service_rate(series.counts, spec, series.step_s)
     top = spec.max_replicas * spec.capacity_per_replica
     if peak > top + 1e-9:
         return (f"peak demand {peak:.2f}/s (over {w * series.step_s:g} s) exceeds max_replicas {spec.max_replicas} x "

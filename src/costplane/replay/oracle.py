@@ -210,12 +210,6 @@ def _decision_segments(n: int, c: int, every: int) -> tuple[np.ndarray, np.ndarr
     return bounds, starts, np.searchsorted(bounds, starts + c)
 
 
-def _lp_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: int, rho0_max: float,
-               floor: int, integer_s: float = 0.0, every: int = 1) -> float:
-    """The window's lower bound (see `_solve_window`)."""
-    return _solve_window(counts, spec, step_s, c, d, rho0_max, floor, integer_s, every)[0]
-
-
 def _solve_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: int, rho0_max: float,
                   floor: int, integer_s: float = 0.0, every: int = 1) -> tuple[float, float | None]:
     """(lower bound, cost of the best integer schedule found or None) for one window."""
