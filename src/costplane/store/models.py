@@ -184,3 +184,23 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(256))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ControllerState(Base):
+    """A service's policy state between cycles (holds, hysteresis, windows), so a restart resumes them."""
+
+    __tablename__ = "controller_state"
+    service: Mapped[str] = mapped_column(String(256), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(256))
+    state: Mapped[dict] = mapped_column(JSON)
+    updated_at_s: Mapped[float] = mapped_column(Float)
+
+
+class ControllerLease(Base):
+    """Who may actuate: one active controller per store; a holder renews before `expires_at_s`."""
+
+    __tablename__ = "controller_lease"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    acquired_at_s: Mapped[float] = mapped_column(Float)
+    expires_at_s: Mapped[float] = mapped_column(Float)
