@@ -26,6 +26,7 @@ from costplane.core.errors import InputError
 from costplane.ingest._csvfile import read_rows
 from costplane.ingest._metrics import GPU_MEMORY_USED_BYTES, GPU_UTIL_PCT
 from costplane.ingest._report import IngestReport
+from costplane.store._validate import RowProblem, check_usage_row
 from costplane.ingest._timeparse import iso, parse_timestamp
 
 SOURCE = "usage_csv"
@@ -152,10 +153,16 @@ def parse_usage(path: Path, now_s: float, metric: str | None = None, source: str
                 report.duplicates += 1
                 conflicts += seen[key] != value
                 continue
+            sample = {"source": source, "metric": metric_name, "series_key": f"workload={workload}",
+                      "ts_s": ts_s, "value": value, "workload": workload, "team": team, "project": project,
+                      "labels": {}}
+            try:  # the store's rules (values >= 0, names bounded, no NUL), the same on every backend
+                check_usage_row(sample)
+            except RowProblem as p:
+                report.reject(line, column, p.value, f"{p.column}: {p.reason}")
+                continue
             seen[key] = value
-            rows.append({"source": source, "metric": metric_name, "series_key": f"workload={workload}",
-                         "ts_s": ts_s, "value": value, "workload": workload, "team": team, "project": project,
-                         "labels": {}})
+            rows.append(sample)
     report.details["conflicting_duplicates"] = conflicts
     if conflicts:
         report.warnings.append(f"{conflicts} repeated sample(s) had another value than the first; the first was kept")

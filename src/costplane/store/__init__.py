@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from costplane.core.errors import StoreError
+from costplane.core.errors import InputError, StoreError
 from costplane.core.types import OFFER_COLUMNS, Catalog
 from costplane.store._engine import (
     current_revision,
@@ -27,6 +27,7 @@ from costplane.store._engine import (
     session_scope,
     table_names,
 )
+from costplane.store._validate import RowProblem, check_cost_row, check_usage_row
 from costplane.store.models import (
     ApiToken,
     AuditLog,
@@ -55,9 +56,12 @@ __all__ = [
     "DecisionRow",
     "OfferRow",
     "PlanRow",
+    "RowProblem",
     "Store",
     "UsageSample",
     "WorkloadRow",
+    "check_cost_row",
+    "check_usage_row",
     "current_revision",
     "default_url",
     "make_engine",
@@ -68,6 +72,17 @@ __all__ = [
 ]
 
 _INSERT_BATCH = 2_000  # rows per INSERT: 2 000 × ~12 columns stays under SQLite and PostgreSQL bind-parameter limits
+
+
+def _validated(rows: Sequence[dict[str, Any]], check, what: str) -> Sequence[dict[str, Any]]:
+    """Every row passes `check` or nothing is written: the same rules on SQLite and PostgreSQL."""
+    for i, row in enumerate(rows):
+        try:
+            check(row)
+        except RowProblem as p:
+            raise InputError(f"{what} row {i + 1} of {len(rows)}: {p}",
+                             fix="reject the row at ingest (costplane.store.check_* names the problem)") from None
+    return rows
 
 
 def _catalog_digest(catalog: Catalog) -> str:
@@ -117,16 +132,33 @@ class Store:
                 added += len(s.execute(stmt, chunk).all())
         return added
 
+    def upsert(self, model: type[Base], rows: Sequence[dict[str, Any]], key_cols: Sequence[str]) -> None:
+        """Insert rows, or update every other column of those whose key is already stored (one statement per chunk)."""
+        if not rows:
+            return
+        dialect = self.engine.dialect.name
+        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+        if insert is None:
+            raise StoreError(f"upserts are not supported on {dialect}", fix="use SQLite or PostgreSQL")
+        stmt = insert(model)
+        stmt = stmt.on_conflict_do_update(index_elements=list(key_cols),
+                                          set_={c: stmt.excluded[c] for c in rows[0] if c not in key_cols})
+        with self.session() as s:
+            for start in range(0, len(rows), _INSERT_BATCH):
+                s.execute(stmt, list(rows[start:start + _INSERT_BATCH]))
+
     def add_usage_samples(self, rows: Sequence[dict[str, Any]]) -> int:
         """Rows: source, metric, series_key, ts_s, value, [workload, team, project, labels]."""
         normalised = [{"labels": {}, "workload": None, "team": None, "project": None, **r} for r in rows]
-        return self._insert_ignoring_duplicates(UsageSample, normalised, ("source", "metric", "series_key", "ts_s"))
+        return self._insert_ignoring_duplicates(UsageSample, _validated(normalised, check_usage_row, "usage sample"),
+                                                ("source", "metric", "series_key", "ts_s"))
 
     def add_cost_records(self, rows: Sequence[dict[str, Any]]) -> int:
         """Rows: source, line_key, period_start_s, period_end_s, billed_cost_usd, effective_cost_usd, ..."""
         defaults = {"tags": {}, "gpu_hours": 0.0, "resource_id": None, "service": None, "cloud": None,
                     "region": None, "list_cost_usd": None, "workload": None, "team": None, "project": None}
-        return self._insert_ignoring_duplicates(CostRecord, [{**defaults, **r} for r in rows], ("source", "line_key"))
+        rows = _validated([{**defaults, **r} for r in rows], check_cost_row, "cost record")
+        return self._insert_ignoring_duplicates(CostRecord, rows, ("source", "line_key"))
 
     def count(self, model: type[Base]) -> int:
         with self.session() as s:

@@ -23,6 +23,7 @@ from costplane.core.errors import StoreError
 DB_URL_ENV = "COSTPLANE_DB_URL"
 HOME_ENV = "COSTPLANE_HOME"
 CONNECT_TIMEOUT_S = 5
+SQLITE_BUSY_TIMEOUT_S = 10.0  # a writer waits this long for the lock; ingests commit in short chunks, so ~1 s suffices
 
 
 def data_dir() -> Path:
@@ -47,16 +48,12 @@ def make_engine(url: str | None = None) -> Engine:
     except ArgumentError:
         raise StoreError(f"database URL {url!r} is not a valid SQLAlchemy URL",
                          fix="use sqlite:///path.db or postgresql+psycopg://user@host/db") from None
-    kwargs: dict = {"future": True, "pool_pre_ping": True}
+    # hide_parameters: SQL errors and logs never show bound values (webhook URLs, tags, names).
+    kwargs: dict = {"future": True, "pool_pre_ping": True, "hide_parameters": True, "echo": False}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).expanduser().parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the database folder {folder}: {exc.strerror}",
-                                 fix=f"set {HOME_ENV} or --db to a writable place") from None
-        kwargs["connect_args"] = {"timeout": 30}
+            _create_private_file(Path(parsed.database).expanduser())
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     elif parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -70,10 +67,30 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def _create_private_file(path: Path) -> None:
+    """Create a new SQLite file 0600 (its -wal and -shm files inherit the mode); an existing file is left as is."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database folder {path.parent}: {exc.strerror}",
+                         fix=f"set {HOME_ENV} or --db to a writable place") from None
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the database file {path}: {exc.strerror}",
+                         fix=f"set {HOME_ENV} or --db to a writable place") from None
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the controller's writes
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt; short commits
+    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from costplane.store._secrets import EncryptedText
+
 
 class Base(DeclarativeBase):
     pass
@@ -141,7 +143,7 @@ class Budget(Base):
     period: Mapped[str] = mapped_column(String(16), default="month")
     amount_usd: Mapped[float] = mapped_column(Float)
     alert_thresholds: Mapped[list] = mapped_column(JSON, default=lambda: [0.5, 0.8, 1.0])
-    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # a secret: Fernet at rest
 
 
 class DecisionRow(Base):
@@ -184,6 +186,7 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(256))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    team: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # whose change (None: global)
 
 
 class ControllerState(Base):
