@@ -30,8 +30,10 @@ class FakeKubeAPI:
     """A loopback HTTP server speaking the Kubernetes scale subresource API (Deployments and CAPI
     MachineDeployments), so the official client runs unmodified against it."""
 
-    def __init__(self, replicas: dict[str, int], patch_delay_s: float = 0.0) -> None:
+    def __init__(self, replicas: dict[str, int], patch_delay_s: float = 0.0,
+                 ready: dict[str, int] | None = None) -> None:
         self.replicas = dict(replicas)
+        self.ready = dict(ready or {})  # readyReplicas per key (default: all asked-for replicas are ready)
         self.patches: list[tuple[str, int]] = []
         self.patch_delay_s = patch_delay_s
         api = self
@@ -44,10 +46,24 @@ class FakeKubeAPI:
                 parts = self.path.split("?")[0].strip("/").split("/")
                 # apis/apps/v1/namespaces/NS/deployments/NAME/scale
                 # apis/cluster.x-k8s.io/v1beta1/namespaces/NS/machinedeployments/NAME/scale
-                if len(parts) == 8 and parts[-1] == "scale" and parts[3] == "namespaces":
+                if len(parts) in (7, 8) and parts[3] == "namespaces" and parts[7:] in ([], ["scale"], ["status"]):
                     kind = {"deployments": "deployment", "machinedeployments": "nodepool"}.get(parts[5])
                     return f"{kind}/{parts[4]}/{parts[6]}" if kind else None
                 return None
+
+            def _object(self, key: str) -> dict:
+                kind, ns, name = key.split("/")
+                n = api.replicas[key]
+                ready = api.ready.get(key, n)
+                if kind == "deployment":
+                    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+                            "spec": {"replicas": n, "selector": {"matchLabels": {"app": name}},
+                                     "template": {"metadata": {"labels": {"app": name}},
+                                                  "spec": {"containers": [{"name": name, "image": "vllm"}]}}},
+                            "status": {"replicas": n, "readyReplicas": ready, "availableReplicas": ready}}
+                return {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachineDeployment",
+                        "metadata": {"name": name, "namespace": ns}, "spec": {"replicas": n},
+                        "status": {"replicas": n, "readyReplicas": ready}}
 
             def _send(self, code: int, body: dict) -> None:
                 data = json.dumps(body).encode()
@@ -67,7 +83,8 @@ class FakeKubeAPI:
                 key = self._key()
                 if key not in api.replicas:
                     return self._send(404, {"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404})
-                self._send(200, self._scale(key))
+                scale = self.path.split("?")[0].rstrip("/").endswith("/scale")
+                self._send(200, self._scale(key) if scale else self._object(key))
 
             def do_PATCH(self):
                 key = self._key()
@@ -140,9 +157,9 @@ def test_dry_run_state_survives_a_restart(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     store = Store.open(url)
     clock = SimClock(1_800_000_000.0)
-    Controller(store, clock, DryRunActuator(), (_chat(),), lambda s, o: Proposal(4, ("fixed",))).run_cycle()
+    Controller(store, clock, DryRunActuator(), (_chat(),), lambda s, o, st: (Proposal(4, ("fixed",)), st)).run_cycle()
     restarted = DryRunActuator()
-    Controller(Store.open(url), clock, restarted, (_chat(),), lambda s, o: Proposal(4, ("fixed",)))
+    Controller(Store.open(url), clock, restarted, (_chat(),), lambda s, o, st: (Proposal(4, ("fixed",)), st))
     assert restarted.current(Target("deployment", "chat", "serving")) == 4
 
 
@@ -150,11 +167,23 @@ def test_validation_drops_a_decision_that_changed(tmp_path):
     store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
     clock = SimClock(1_800_000_000.0)
     answers = iter([3, 7])
-    ctl = Controller(store, clock, DryRunActuator(), (_chat(),), lambda s, o: Proposal(next(answers)),
-                     interval_s=60.0, validation_s=15.0)
+    target = Target("deployment", "chat", "serving")
+    ctl = Controller(store, clock, DryRunActuator({target.key: 5}), (_chat(),),
+                     lambda s, o, st: (Proposal(next(answers)), st), interval_s=60.0, validation_s=15.0)
     rows = ctl.run_cycle()
     assert rows[0].result.startswith("stale")
-    assert ctl.actuator.current(Target("deployment", "chat", "serving")) is None
+    assert clock.now_s() == 1_800_000_015.0, "a scale-down waits out the validation before it is re-decided"
+    assert ctl.actuator.current(target) == 5
+
+
+def test_scale_up_is_not_delayed_by_validation(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    clock = SimClock(1_800_000_000.0)
+    target = Target("deployment", "chat", "serving")
+    ctl = Controller(store, clock, DryRunActuator({target.key: 2}), (_chat(),),
+                     lambda s, o, st: (Proposal(6), st), interval_s=60.0, validation_s=15.0)
+    assert ctl.run_cycle()[0].changed and clock.now_s() == 1_800_000_000.0
+    assert ctl.actuator.current(target) == 6
 
 
 def test_kubernetes_actuator_scales_deployments_and_node_pools_over_http():

@@ -318,9 +318,14 @@ def test_bad_query_is_input_error_not_retried():
 
 
 def test_serving_queries_promql():
-    q = {x.metric: x.promql for x in serving_queries(30.0)}
-    assert q["requests_per_s"] == "rate(vllm:request_success_total[60s])"
-    assert q["latency_p95_s"] == "histogram_quantile(0.95, rate(vllm:e2e_request_latency_seconds_bucket[60s]))"
-    wide = {x.metric: x.promql for x in serving_queries(300.0, ["http_requests"], [])}
+    q = {x.name: (x.metric, x.promql) for x in serving_queries(30.0)}
+    assert q["vllm:request_success_total"] == ("requests_per_s", "rate(vllm:request_success_total[60s])")
+    assert q["tgi_request_success"] == ("requests_per_s", "rate(tgi_request_success[60s])")
+    # queue gauges are stored as they are, under the one queue name the controller reads
+    assert q["vllm:num_requests_waiting"] == ("queue_waiting", "vllm:num_requests_waiting")
+    assert q["tgi_queue_size"] == ("queue_waiting", "tgi_queue_size")
+    assert q["vllm:e2e_request_latency_seconds:p95"] == (
+        "latency_p95_s", "histogram_quantile(0.95, rate(vllm:e2e_request_latency_seconds_bucket[60s]))")
+    wide = {x.metric: x.promql for x in serving_queries(300.0, ["http_requests_total"], [], queue_gauges=())}
     assert wide == {"requests_per_s": "rate(http_requests_total[300s])"}
     assert serving_queries(1.0, ["x_total"], [], rate_window_s=5)[0].promql == "rate(x_total[5s])"

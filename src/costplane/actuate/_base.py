@@ -43,9 +43,25 @@ class ActuationResult:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaStatus:
+    """A target's replicas as the cluster sees them: asked for (`spec.replicas`) and ready to serve."""
+
+    desired: int
+    ready: int
+
+    @property
+    def starting(self) -> int:
+        return max(0, self.desired - self.ready)
+
+
 class Actuator(Protocol):
+    """`current` reads the asked-for count, `status` adds how many are ready, `apply` makes it so."""
+
     name: str
 
     def current(self, target: Target) -> int | None: ...
+
+    def status(self, target: Target) -> ReplicaStatus | None: ...
 
     def apply(self, command: ScaleCommand) -> ActuationResult: ...

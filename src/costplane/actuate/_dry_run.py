@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from costplane.actuate._base import ActuationResult, ScaleCommand, Target
+from costplane.actuate._base import ActuationResult, ReplicaStatus, ScaleCommand, Target
 
 
 class DryRunActuator:
@@ -17,6 +17,11 @@ class DryRunActuator:
 
     def current(self, target: Target) -> int | None:
         return self._replicas.get(target.key)
+
+    def status(self, target: Target) -> ReplicaStatus | None:
+        """Nothing starts in a dry run: what was set counts as ready."""
+        n = self._replicas.get(target.key)
+        return None if n is None else ReplicaStatus(n, n)
 
     def apply(self, command: ScaleCommand) -> ActuationResult:
         before = self._replicas.get(command.target.key)

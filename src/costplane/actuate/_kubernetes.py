@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from costplane.actuate._base import ActuationResult, ScaleCommand, Target
+from costplane.actuate._base import ActuationResult, ReplicaStatus, ScaleCommand, Target
 from costplane.core.errors import CostplaneError
 
 CAPI_GROUP = "cluster.x-k8s.io"
@@ -60,6 +60,21 @@ class KubernetesActuator:
                          CAPI_GROUP, CAPI_VERSION, target.namespace, CAPI_PLURAL, target.name)
         spec = obj.get("spec", {}) if isinstance(obj, dict) else {}
         return int(spec.get("replicas") or 0)
+
+    def status(self, target: Target) -> ReplicaStatus | None:
+        """`spec.replicas` and `status.readyReplicas` (Deployment, or CAPI MachineDeployment)."""
+        if target.kind == "deployment":
+            dep = self._call(f"read {target.key}", self._apps.read_namespaced_deployment_status,
+                             target.name, target.namespace)
+            desired = int(dep.spec.replicas or 0)
+            ready = int((dep.status.ready_replicas if dep.status else 0) or 0)
+            return ReplicaStatus(desired, min(ready, desired))
+        obj = self._call(f"read {target.key}", self._custom.get_namespaced_custom_object,
+                         CAPI_GROUP, CAPI_VERSION, target.namespace, CAPI_PLURAL, target.name)
+        spec = obj.get("spec", {}) if isinstance(obj, dict) else {}
+        status = obj.get("status", {}) if isinstance(obj, dict) else {}
+        desired = int(spec.get("replicas") or 0)
+        return ReplicaStatus(desired, min(desired, int(status.get("readyReplicas") or 0)))
 
     def apply(self, command: ScaleCommand) -> ActuationResult:
         target = command.target

@@ -66,7 +66,9 @@ def prometheus_cmd(
     step: Annotated[float, typer.Option(help="Seconds between samples (range-query step).")] = 60.0,
     mapping: MappingOpt = None,
     requests_metric: Annotated[list[str] | None, typer.Option("--requests-metric", help="Request counter to rate() "
-                               "(repeatable; default vllm:request_success_total).")] = None,
+                               "(repeatable; default vllm:request_success_total and tgi_request_success).")] = None,
+    queue_metric: Annotated[list[str] | None, typer.Option("--queue-metric", help="Waiting-queue gauge "
+                            "(repeatable; default vllm:num_requests_waiting and tgi_queue_size).")] = None,
     latency_metric: Annotated[list[str] | None, typer.Option("--latency-metric", help="Latency histogram base name "
                               "(repeatable; default vllm:e2e_request_latency_seconds).")] = None,
     rate_window: Annotated[float | None, typer.Option("--rate-window", help="Seconds of the rate() window "
@@ -78,6 +80,7 @@ def prometheus_cmd(
 ) -> None:
     """Query DCGM GPU metrics and serving metrics over a window and store them (all or nothing)."""
     from costplane.ingest import LabelMapping, PrometheusClient, dcgm_queries, ingest_prometheus, parse_time_arg
+    from costplane.core.vocabulary import DEFAULT_QUEUE_GAUGES, DEFAULT_REQUEST_COUNTERS
     from costplane.ingest import read_mapping_file, serving_queries
 
     now_s = WallClock().now_s()
@@ -86,9 +89,10 @@ def prometheus_cmd(
     label_map = LabelMapping.from_dict(spec, str(mapping)) if spec else LabelMapping()
     serving = spec.get("serving") or {}
     queries = dcgm_queries() + serving_queries(
-        step, requests_metric or serving.get("requests") or ("vllm:request_success_total",),
+        step, requests_metric or serving.get("requests") or DEFAULT_REQUEST_COUNTERS,
         latency_metric or serving.get("latency") or ("vllm:e2e_request_latency_seconds",),
-        serving.get("quantiles") or (0.5, 0.95, 0.99), rate_window)
+        serving.get("quantiles") or (0.5, 0.95, 0.99), rate_window,
+        queue_metric or serving.get("queue") or DEFAULT_QUEUE_GAUGES)
     with PrometheusClient(url, timeout_s=timeout, attempts=retries) as client:
         with Progress(console=err_console, transient=True, disable=as_json) as progress:
             task = progress.add_task("querying Prometheus", total=len(queries))

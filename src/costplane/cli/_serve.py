@@ -36,17 +36,16 @@ def _write_admin_token(secret: str) -> Path:
     return path
 
 
-def _start_controller(store, clock, services: Path | None, interval_s: float, stop: threading.Event):
+def _start_controller(store, clock, services: Path | None, interval_s: float, stop: threading.Event,
+                      actuator: str = "dry-run", kube_host: str | None = None, validation_s: float | None = None):
     """The control loop in a daemon thread, when this build has it; returns the Controller or None."""
     try:
-        from costplane.actuate import DryRunActuator
-        from costplane.controller import AutoscaleDecide, Controller, load_services
+        from costplane.cli._controller import build_controller
     except ImportError:
         return None
-    from costplane.examples import example_path
 
-    specs = load_services(services or example_path("services.yaml"))
-    controller = Controller(store, clock, DryRunActuator(), specs, AutoscaleDecide(), interval_s=interval_s)
+    controller = build_controller(None, services, actuator, interval_s, kube_host, validation_s, store=store,
+                                  clock=clock)
     # The loop and POST /api/v1/controller/cycles may run a cycle at the same moment; one at a time,
     # or both decide the same cycle and the second insert breaks its unique (cycle, target, kind) key.
     cycle_lock = threading.Lock()
@@ -78,9 +77,14 @@ def serve_cmd(
     db: DbOpt = None,
     catalog: CatalogOpt = None,
     seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load the bundled demo data into an empty store.")] = True,
-    controller: Annotated[bool, typer.Option("--controller/--no-controller", help="Run the control loop (dry-run actuator).")] = True,
+    controller: Annotated[bool, typer.Option("--controller/--no-controller", help="Run the control loop (see --actuator).")] = True,
     services: Annotated[Path | None, typer.Option(help="Services YAML for the controller (default: bundled).")] = None,
     interval: Annotated[float, typer.Option(help="Seconds between controller cycles.", min=1.0)] = 60.0,
+    actuator: Annotated[str, typer.Option(help="Controller actuator: dry-run (record only) or kubernetes.")] = "dry-run",
+    kube_host: Annotated[str | None, typer.Option("--kube-host", help="Kubernetes API URL (default: in-cluster, "
+                                                  "then kubeconfig).")] = None,
+    validate_s: Annotated[float, typer.Option("--validate-s", min=0.0, max=3600.0, help="Wait before acting on a "
+                                              "scale-down, then re-decide (0: off).")] = 15.0,
 ) -> None:
     """Serve the REST API (/api/v1), the dashboard (/), /metrics and /healthz, with the controller running."""
     import uvicorn
@@ -108,13 +112,15 @@ def serve_cmd(
                               "usage samples (source demo-seed)", highlight=False)
     stop = threading.Event()
     if controller:
-        app.state.controller = _start_controller(store, clock, services, interval, stop)
+        app.state.controller = _start_controller(store, clock, services, interval, stop, actuator, kube_host, validate_s)
         app.state.controller_running = app.state.controller is not None
     err_console.print(f"costplane serving on http://{host}:{port}/ (store {store.url})", highlight=False)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         stop.set()
+        if getattr(app.state, "controller", None) is not None:
+            app.state.controller.release()  # a standby elsewhere takes over at once
 
 
 @token_app.command("create")

@@ -1,29 +1,32 @@
 """The controller's decide function for inference services: the very autoscaling policies replay uses.
 
-It turns stored demand samples (rate per second at sample times) into the policy's Observation
-(demand units per step, oldest first), keeps each service's policy state between cycles, and returns
-the policy's desired replicas with its reasons.
+It turns the controller's Observation (demand units per step, queue, ready and starting replicas) into
+the policy's Observation, runs the policy with the state the controller keeps (and persists) for the
+service, and returns the policy's desired replicas with its reasons.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from costplane.controller._loop import ControlledService, Observation, Proposal
-
-DEFAULT_STEP_S = 60.0  # when a service has fewer than two samples, assume one-minute scrapes
 
 
 class AutoscaleDecide:
-    """Callable `(service, observation) -> Proposal` backed by costplane.autoscale.POLICIES."""
+    """Callable `(service, observation, state) -> (Proposal, state)` backed by costplane.autoscale.
 
-    def __init__(self) -> None:
-        self._state: dict[str, Any] = {}
-        self._configs: dict[str, Any] = {}
+    `configs` and `policies` override, per service name, the config built from the spec and the policy
+    named by `service.policy` (replay passes its own). `with_forecast` stores the median demand forecast
+    beside each decision (the live loop does, so forecast-vs-actual can be checked; replay does not).
+    """
 
-    def _config(self, service: ControlledService):
+    def __init__(self, configs: dict[str, Any] | None = None, policies: dict[str, Any] | None = None,
+                 with_forecast: bool = True) -> None:
+        self._configs: dict[str, Any] = dict(configs or {})
+        self._policies: dict[str, Any] = dict(policies or {})
+        self.with_forecast = with_forecast
+
+    def config(self, service: ControlledService):
         from costplane.autoscale import AutoscaleConfig, parse_service_spec
 
         if service.name not in self._configs:
@@ -32,20 +35,24 @@ class AutoscaleDecide:
             self._configs[service.name] = AutoscaleConfig(spec, static_replicas=static)
         return self._configs[service.name]
 
-    def __call__(self, service: ControlledService, obs: Observation) -> Proposal:
-        from costplane.autoscale import Observation as PolicyObservation
-        from costplane.autoscale import load_policy
+    def _policy(self, service: ControlledService):
+        if service.name not in self._policies:
+            from costplane.autoscale import load_policy
 
-        policy = load_policy(service.policy)
-        cfg = self._config(service)
-        ts = np.asarray(obs.demand_ts_s, dtype=float)
-        rate = np.asarray(obs.demand_per_s, dtype=float)
-        step_s = float(np.median(np.diff(ts))) if ts.size >= 2 else DEFAULT_STEP_S
+            self._policies[service.name] = load_policy(service.policy)
+        return self._policies[service.name]
+
+    def __call__(self, service: ControlledService, obs: Observation, state: Any) -> tuple[Proposal, Any]:
+        from costplane.autoscale import Observation as PolicyObservation
+
+        cfg = self.config(service)
         current = obs.current_replicas if obs.current_replicas is not None else cfg.service.floor_replicas
-        policy_obs = PolicyObservation(now_s=obs.now_s, step_s=step_s, demand=rate * step_s,
-                                       ready_replicas=current, starting_replicas=0)
-        decision, self._state[service.name] = policy(policy_obs, self._state.get(service.name), cfg)
-        return Proposal(int(decision.desired_replicas), tuple(decision.reasons), _median_forecast(policy_obs, cfg))
+        ready = current if obs.ready_replicas is None else min(obs.ready_replicas, current)
+        policy_obs = PolicyObservation(obs.now_s, obs.step_s, obs.demand, ready, current - ready,
+                                       0.0 if obs.queue_units is None else float(obs.queue_units))
+        decision, state = self._policy(service)(policy_obs, state, cfg)
+        forecast = _median_forecast(policy_obs, cfg) if self.with_forecast else None
+        return Proposal(int(decision.desired_replicas), tuple(decision.reasons), forecast), state
 
 
 def _median_forecast(obs, cfg) -> float | None:

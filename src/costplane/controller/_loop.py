@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
-from costplane.actuate import Actuator, ScaleCommand, Target
+from costplane.actuate import Actuator, ReplicaStatus, ScaleCommand, Target
+from costplane.controller._journal import DecisionRecord, MemoryJournal, StoreJournal
+from costplane.controller._observe import DemandWindow, MetricSource, StoreMetrics
 from costplane.core.clock import Clock
 from costplane.core.errors import CostplaneError, InputError
-from costplane.core.files import read_structured
-from costplane.store import AuditLog, DecisionRow, Store, UsageSample
+from costplane.core.vocabulary import REQUESTS_PER_S
 
-DEMAND_METRIC = "request_rate"  # demand units per second, one series per workload (= service name)
-LOOKBACK_S = 3 * 3600.0  # how much demand history a decision sees
-VALIDATION_S = 0.0  # wait before re-deciding and acting (Karpenter validates after 15 s); 0 = act at once
+DEMAND_METRIC = REQUESTS_PER_S  # the stored vocabulary's demand: units/s summed over a workload's series
+HISTORY_S = 8 * 86_400.0  # demand history a live decision sees: a week and a day, for weekly seasonality
+VALIDATION_S = 15.0  # a scale-down is re-decided after this wait and acted on only if it still holds (Karpenter)
+STORED_POINTS = 120  # demand points kept with each stored decision: enough to explain it
+
+log = logging.getLogger("costplane.controller")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +36,39 @@ class ControlledService:
     policy: str = "hybrid"
     team: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    metrics_step_s: float | None = None  # sampling interval of its demand (None: the median of the samples)
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """What a decision may see: time comes from here and nowhere else."""
+    """What a decision may see: time comes from here and nowhere else.
+
+    `demand` holds demand units per step of `step_s`, oldest first, the last step ending at `now_s`;
+    `queue_units` is what waits now (None: no queue metric); replicas come from the actuator.
+    """
 
     now_s: float
     service: str
-    demand_ts_s: tuple[float, ...]
-    demand_per_s: tuple[float, ...]
+    step_s: float
+    demand: np.ndarray
     current_replicas: int | None
+    ready_replicas: int | None = None
+    queue_units: float | None = None
+
+    @property
+    def starting_replicas(self) -> int:
+        if self.current_replicas is None or self.ready_replicas is None:
+            return 0
+        return max(0, self.current_replicas - self.ready_replicas)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        # Keep stored observations small: the last 120 points explain a decision.
-        d["demand_ts_s"] = list(self.demand_ts_s[-120:])
-        d["demand_per_s"] = list(self.demand_per_s[-120:])
-        return d
+        tail = self.demand[-STORED_POINTS:]
+        n = tail.size
+        return {"now_s": self.now_s, "service": self.service, "step_s": self.step_s,
+                "demand_ts_s": [self.now_s - (n - 1 - i) * self.step_s for i in range(n)],
+                "demand_per_s": [float(x) / self.step_s for x in tail],
+                "current_replicas": self.current_replicas, "ready_replicas": self.ready_replicas,
+                "starting_replicas": self.starting_replicas, "queue_units": self.queue_units}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +78,8 @@ class Proposal:
     forecast_per_s: float | None = None  # median demand forecast over the next cold start, when known
 
 
-Decide = Callable[[ControlledService, Observation], Proposal]
+# decide(service, observation, state) -> (proposal, new state); the state is JSON-serialisable and persisted
+Decide = Callable[[ControlledService, Observation, Any], tuple[Proposal, Any]]
 
 
 def _target_from(raw: dict, name: str, where: str) -> Target:
@@ -75,131 +96,193 @@ def _target_from(raw: dict, name: str, where: str) -> Target:
 
 
 def load_services(path: Path) -> tuple[ControlledService, ...]:
-    """Services file (YAML): `services: [{name, policy, team, target: {kind, namespace, name}, <spec fields>}]`."""
-    data = read_structured(path, "services file")
-    items = data.get("services") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not items:
-        raise InputError(f"{path}: needs a non-empty `services:` list", fix="see docs/controller.md")
+    """Services file (YAML): `services: [{name, policy, team, target: {kind, namespace, name}, metrics_step_s,
+    <service spec fields>}]`, validated by core.schema.ServicesFile: unknown keys, units and ranges are one
+    error naming the file, line and key."""
+    from costplane.core.files import read_structured_lines
+    from costplane.core.schema import CONTROLLER_KEYS, ServicesFile, validate
+
+    data, lines = read_structured_lines(path, "services file")
+    model = validate(ServicesFile, data, str(path), lines, "docs/controller.md (services file)")
     out = []
-    for i, raw in enumerate(items):
+    for i, (raw, entry) in enumerate(zip(data["services"], model.services)):
         where = f"{path}: services[{i}]"
-        if not isinstance(raw, dict) or not raw.get("name"):
-            raise InputError(f"{where}: every service needs a name", fix="add `name:`")
-        spec = {k: v for k, v in raw.items() if k not in ("target", "policy", "team")}
-        out.append(ControlledService(raw["name"], _target_from(raw, raw["name"], where), raw.get("policy", "hybrid"),
-                                     raw.get("team"), spec))
+        spec = {k: v for k, v in raw.items() if k not in CONTROLLER_KEYS}
+        step = None if entry.metrics_step_s is None else float(entry.metrics_step_s)
+        out.append(ControlledService(entry.name, _target_from(raw, entry.name, where), entry.policy, entry.team,
+                                     spec, step))
     return tuple(out)
 
 
 def _desired(proposal: Proposal, obs: Observation, service: ControlledService) -> dict[str, Any]:
     desired: dict[str, Any] = {"replicas": proposal.desired_replicas, "current": obs.current_replicas,
-                               "policy": service.policy}
+                               "ready": obs.ready_replicas, "policy": service.policy}
     if proposal.forecast_per_s is not None:
         desired["forecast_per_s"] = proposal.forecast_per_s
     return desired
 
 
 class Controller:
-    """One controller: pass it a store, a clock, an actuator and a decide function (the policy adapter)."""
+    """The one driver of decisions, live and in replay: observe → decide → record → validate → act.
 
-    def __init__(self, store: Store, clock: Clock, actuator: Actuator, services: tuple[ControlledService, ...],
+    Live: `Controller(store, WallClock(), actuator, services, decide)` journals to the store, reads demand
+    from it, and acts only while it holds the store's lease. Replay passes `journal=MemoryJournal()`,
+    `metrics=` the trace, a simulated-cluster actuator, a SimClock and `store=None`.
+    """
+
+    def __init__(self, store, clock: Clock, actuator: Actuator, services: tuple[ControlledService, ...],
                  decide: Decide, interval_s: float = 60.0, validation_s: float = VALIDATION_S,
-                 actor: str = "controller") -> None:
+                 actor: str = "controller", *, journal=None, metrics: MetricSource | None = None,
+                 lease=None, history_s: float = HISTORY_S, log_decisions: bool = True) -> None:
         if interval_s <= 0:
             raise InputError(f"interval must be > 0 s, got {interval_s}", fix="pass --interval 60")
+        if validation_s < 0:
+            raise InputError(f"validation wait must be >= 0 s, got {validation_s}", fix="pass --validate-s 15 (0: off)")
+        if store is None and (journal is None or metrics is None):
+            raise ValueError("a controller without a store needs a journal and a metric source")
         self.store, self.clock, self.actuator = store, clock, actuator
         self.services, self.decide = services, decide
         self.interval_s, self.validation_s, self.actor = interval_s, validation_s, actor
+        self.journal = journal if journal is not None else StoreJournal(store)
+        self.metrics = metrics if metrics is not None else StoreMetrics(store, history_s)
+        self.lease = lease
+        self.log_decisions = log_decisions
+        self._by_target = {s.target.key: s for s in services}
+        self._policies = {s.name: s.policy for s in services}
+        self._states: dict[str, Any] = self.journal.states(self._policies)
+        self.last_cycle: dict[str, Any] = {}
         self._restore_dry_run_state()
 
     # ------------------------------------------------------------------ observe
 
+    def _status(self, target: Target) -> ReplicaStatus | None:
+        status = getattr(self.actuator, "status", None)
+        if status is not None:
+            return status(target)
+        current = self.actuator.current(target)
+        return None if current is None else ReplicaStatus(current, current)
+
+    def observe_all(self, now_s: float, services=None) -> dict[str, Observation]:
+        services = self.services if services is None else services
+        windows = self.metrics.windows(services, now_s)
+        out = {}
+        for service in services:
+            w: DemandWindow = windows[service.name]
+            st = self._status(service.target)
+            out[service.name] = Observation(now_s, service.name, w.step_s, w.units,
+                                            None if st is None else st.desired, None if st is None else st.ready,
+                                            w.queue_units)
+        return out
+
     def observe(self, service: ControlledService, now_s: float) -> Observation:
-        with self.store.session() as s:
-            rows = s.execute(
-                select(UsageSample.ts_s, UsageSample.value)
-                .where(UsageSample.metric == DEMAND_METRIC, UsageSample.workload == service.name,
-                       UsageSample.ts_s > now_s - LOOKBACK_S, UsageSample.ts_s <= now_s)
-                .order_by(UsageSample.ts_s)
-            ).all()
-        ts = tuple(float(r[0]) for r in rows)
-        values = tuple(float(r[1]) for r in rows)
-        return Observation(now_s, service.name, ts, values, self.actuator.current(service.target))
+        return self.observe_all(now_s, (service,))[service.name]
 
     # ------------------------------------------------------------------ one cycle
 
     def cycle_id(self, now_s: float) -> str:
         return f"cycle-{int(np.floor(now_s / self.interval_s))}"
 
-    def _decide_and_store(self, cycle: str, now_s: float) -> None:
-        """Store one decision per service for this cycle, unless a resumed cycle already has it."""
-        for service in self.services:
-            with self.store.session() as s:
-                exists = s.scalar(select(DecisionRow.id).where(
-                    DecisionRow.cycle_id == cycle, DecisionRow.target == service.target.key,
-                    DecisionRow.kind == "scale"))
-            if exists is not None:
-                continue
-            obs = self.observe(service, now_s)
-            proposal = self.decide(service, obs)
+    def _decide_and_record(self, cycle: str, now_s: float) -> None:
+        """Record one decision per service for this cycle, unless a resumed cycle already has it."""
+        done = self.journal.decided(cycle)
+        todo = tuple(s for s in self.services if s.target.key not in done)
+        if not todo:
+            return
+        observations = self.observe_all(now_s, todo)
+        records, states = [], {}
+        for service in todo:
+            obs = observations[service.name]
+            proposal, state = self.decide(service, obs, self._states.get(service.name))
             if proposal.desired_replicas < 0:
                 raise CostplaneError(f"policy {service.policy} proposed {proposal.desired_replicas} replicas for "
                                      f"{service.name}", fix="a policy must return 0 or more replicas")
-            with self.store.session() as s:
-                s.add(DecisionRow(cycle_id=cycle, created_at_s=now_s, kind="scale", target=service.target.key,
-                                  team=service.team, desired=_desired(proposal, obs, service),
-                                  observation=obs.to_dict(), reasons=list(proposal.reasons),
-                                  actuator=self.actuator.name))
+            states[service.name] = (service.policy, state)
+            records.append(DecisionRecord(cycle, now_s, "scale", service.target.key, service.team,
+                                          _desired(proposal, obs, service), obs, list(proposal.reasons),
+                                          self.actuator.name))
+            if self.log_decisions:
+                log.info("decision service=%s target=%s current=%s ready=%s desired=%d queue=%s policy=%s why=%s",
+                         service.name, service.target.key, obs.current_replicas, obs.ready_replicas,
+                         proposal.desired_replicas, obs.queue_units, service.policy, "; ".join(proposal.reasons))
+        self.journal.record(cycle, records)  # stored before anything is acted on
+        self._states.update({name: st for name, (_, st) in states.items()})
+        self.journal.save_states(states, now_s)
 
-    def _still_valid(self, service: ControlledService, planned: int) -> bool:
-        """Simulate again after `validation_s`; act only if the decision has not changed (Karpenter)."""
-        if self.validation_s <= 0:
-            return True
+    def _validated(self, pending: list[DecisionRecord]) -> set[str]:
+        """Targets whose scale-down no longer holds after `validation_s` (Karpenter validates consolidation).
+
+        Scale-ups act at once (waiting costs service); all scale-downs of a cycle wait once together,
+        are re-observed and re-decided (state not kept), and act only if the fresh decision is the same.
+        """
+        downs = [r for r in pending if self.validation_s > 0 and r.desired.get("current") is not None
+                 and r.desired["replicas"] < r.desired["current"] and r.target in self._by_target]
+        if not downs:
+            return set()
         self.clock.sleep_until(self.clock.now_s() + self.validation_s)
-        again = self.decide(service, self.observe(service, self.clock.now_s()))
-        return again.desired_replicas == planned
+        now_s = self.clock.now_s()
+        services = tuple(self._by_target[r.target] for r in downs)
+        fresh = self.observe_all(now_s, services)
+        stale = set()
+        for r, service in zip(downs, services):
+            again, _ = self.decide(service, fresh[service.name], self._states.get(service.name))
+            if again.desired_replicas != r.desired["replicas"]:
+                stale.add(r.target)
+        return stale
 
-    def _actuate_pending(self, cycle: str) -> list[DecisionRow]:
-        by_target = {s.target.key: s for s in self.services}
-        with self.store.session() as s:
-            pending = s.scalars(select(DecisionRow).where(DecisionRow.cycle_id == cycle,
-                                                          DecisionRow.actuated_at_s.is_(None))
-                                .order_by(DecisionRow.id)).all()
-        done = []
-        for row in pending:
-            service = by_target.get(row.target)
-            if service is None:
-                continue
-            planned = int(row.desired["replicas"])
-            if not self._still_valid(service, planned):
-                result_text, changed = "stale: a fresh decision differs; not acted on", False
+    def _actuate_pending(self, cycle: str) -> list[DecisionRecord]:
+        pending = [r for r in self.journal.pending(cycle) if r.target in self._by_target]
+        stale = self._validated(pending)
+        for r in pending:
+            service = self._by_target[r.target]
+            planned = int(r.desired["replicas"])
+            if r.target in stale:
+                r.result, r.changed = "stale: a fresh decision differs; not acted on", False
             else:
                 result = self.actuator.apply(ScaleCommand(service.target, planned))
-                result_text, changed = result.detail, result.changed
-            with self.store.session() as s:
-                fresh = s.get(DecisionRow, row.id)
-                fresh.actuated_at_s = self.clock.now_s()
-                fresh.result = result_text
-                s.add(AuditLog(at_s=self.clock.now_s(), actor=self.actor, action="actuate" if changed else "noop",
-                               target=row.target, detail={"cycle": cycle, "replicas": planned,
-                                                          "actuator": self.actuator.name, "result": result_text}))
-                done.append(fresh)
-        return done
+                r.result, r.changed = result.detail, result.changed
+            r.actuated_at_s = self.clock.now_s()
+        self.journal.mark_actuated(pending, self.actor)
+        return pending
 
-    def run_cycle(self) -> list[DecisionRow]:
-        """Decide (or resume) the current cycle and actuate what is pending; returns the decisions acted on."""
+    def run_cycle(self) -> list[DecisionRecord]:
+        """Decide (or resume) the current cycle and actuate what is pending; returns the decisions acted on.
+
+        With a lease, a controller that does not hold it decides and acts on nothing (a standby)."""
+        began = time.perf_counter()
         now_s = self.clock.now_s()
         cycle = self.cycle_id(now_s)
-        self._decide_and_store(cycle, now_s)
-        return self._actuate_pending(cycle)
+        if self.lease is not None and not self.lease.acquire(now_s):
+            info = self.lease.info()
+            self.last_cycle = {"cycle": cycle, "at_s": now_s, "standby": True,
+                               "holder": None if info is None else info.holder}
+            if self.log_decisions:
+                log.info("cycle %s standby: the lease is held by %s", cycle, self.last_cycle["holder"])
+            return []
+        self._decide_and_record(cycle, now_s)
+        acted = self._actuate_pending(cycle)
+        if self.log_decisions:
+            changed = sum(r.changed for r in acted)
+            stale = sum(1 for r in acted if (r.result or "").startswith("stale"))
+            log.info("cycle %s services=%d acted=%d changed=%d stale=%d seconds=%.3f", cycle, len(self.services),
+                     len(acted), changed, stale, time.perf_counter() - began)
+        self.last_cycle = {"cycle": cycle, "at_s": now_s, "standby": False, "acted": len(acted)}
+        return acted
 
     def run_forever(self, stop: threading.Event) -> None:
         """Run a cycle at the start of every interval slot until `stop` is set (wall-clock waiting)."""
-        while not stop.is_set():
-            self.run_cycle()
-            next_slot = (np.floor(self.clock.now_s() / self.interval_s) + 1) * self.interval_s
-            if stop.wait(timeout=max(0.0, next_slot - self.clock.now_s())):
-                break
+        try:
+            while not stop.is_set():
+                self.run_cycle()
+                next_slot = (np.floor(self.clock.now_s() / self.interval_s) + 1) * self.interval_s
+                if stop.wait(timeout=max(0.0, next_slot - self.clock.now_s())):
+                    break
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give the lease back (a clean stop), so a standby takes over at once."""
+        if self.lease is not None:
+            self.lease.release()
 
     # ------------------------------------------------------------------ restart
 
@@ -209,8 +292,9 @@ class Controller:
 
         if not isinstance(self.actuator, DryRunActuator):
             return
-        with self.store.session() as s:
-            rows = s.execute(select(DecisionRow.target, DecisionRow.desired)
-                             .where(DecisionRow.actuated_at_s.is_not(None)).order_by(DecisionRow.id)).all()
-        for target, desired in rows:
-            self.actuator.remember(target, int(desired["replicas"]))
+        for target, replicas in self.journal.last_actuated():
+            self.actuator.remember(target, replicas)
+
+
+__all__ = ["ControlledService", "Controller", "DEMAND_METRIC", "MemoryJournal", "Observation", "Proposal",
+           "load_services"]

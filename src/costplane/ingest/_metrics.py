@@ -1,4 +1,4 @@
-"""Stored metric names and the NVIDIA DCGM exporter fields they come from (one table for ingest and the agent).
+"""The NVIDIA DCGM exporter fields and the stored metrics they feed (names: costplane.core.vocabulary).
 
 The store keeps one unit per metric name so readers never guess: utilisation in percent 0..100,
 memory in bytes, power in watts, request rate per second, latency in seconds. DCGM itself reports
@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from costplane.core.vocabulary import (  # noqa: F401  (re-exported: one vocabulary, defined in core)
+    GPU_ENGINE_ACTIVE_PCT,
+    GPU_MEMORY_FREE_BYTES,
+    GPU_MEMORY_USED_BYTES,
+    GPU_POWER_W,
+    GPU_TEMP_C,
+    GPU_UTIL_PCT,
+    QUEUE_WAITING,
+    REQUESTS_PER_S,
+    latency_metric,
+)
+
 MIB_BYTES = 1024 * 1024
-
-GPU_UTIL_PCT = "gpu_util_pct"
-GPU_MEMORY_USED_BYTES = "gpu_memory_used_bytes"
-GPU_MEMORY_FREE_BYTES = "gpu_memory_free_bytes"
-GPU_POWER_W = "gpu_power_w"
-GPU_TEMP_C = "gpu_temp_c"
-GPU_ENGINE_ACTIVE_PCT = "gpu_engine_active_pct"
-REQUESTS_PER_S = "requests_per_s"
-
-
-def latency_metric(quantile: float) -> str:
-    """`latency_p95_s` for 0.95; `latency_p99.9_s` for 0.999."""
-    pct = f"{quantile * 100:.10g}"
-    return f"latency_p{pct}_s"
 
 
 @dataclass(frozen=True)

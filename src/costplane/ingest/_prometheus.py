@@ -28,7 +28,8 @@ import httpx
 from costplane.core.errors import CostplaneError, InputError
 from costplane.ingest._errors import SourceUnreachableError
 from costplane.ingest._mapping import LabelMapping
-from costplane.ingest._metrics import DCGM_FIELDS, REQUESTS_PER_S, latency_metric
+from costplane.core.vocabulary import DEFAULT_QUEUE_GAUGES, DEFAULT_REQUEST_COUNTERS, QUEUE_WAITING, REQUESTS_PER_S
+from costplane.ingest._metrics import DCGM_FIELDS, latency_metric
 from costplane.ingest._report import IngestReport
 
 SOURCE = "prometheus"
@@ -39,7 +40,6 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 MIN_RATE_WINDOW_S = 60  # rate() needs >= 2 scrapes in its window; 1 min covers scrape intervals up to 30 s
 SERIES_KEY_MAX = 512  # usage_samples.series_key column width
-DEFAULT_REQUEST_COUNTERS = ("vllm:request_success_total",)
 DEFAULT_LATENCY_HISTOGRAMS = ("vllm:e2e_request_latency_seconds",)
 DEFAULT_QUANTILES = (0.5, 0.95, 0.99)
 
@@ -68,8 +68,11 @@ def dcgm_queries() -> list[PromQuery]:
 def serving_queries(step_s: float, request_counters: Sequence[str] = DEFAULT_REQUEST_COUNTERS,
                     latency_histograms: Sequence[str] = DEFAULT_LATENCY_HISTOGRAMS,
                     quantiles: Sequence[float] = DEFAULT_QUANTILES,
-                    rate_window_s: float | None = None) -> list[PromQuery]:
-    """Request rate (`rate(x_total[w])`) and latency quantiles (`histogram_quantile(q, rate(x_bucket[w]))`).
+                    rate_window_s: float | None = None,
+                    queue_gauges: Sequence[str] = DEFAULT_QUEUE_GAUGES) -> list[PromQuery]:
+    """Request rate (`rate(x[w])`), waiting queue (gauges as they are) and latency quantiles
+    (`histogram_quantile(q, rate(x_bucket[w]))`), under the stored names of costplane.core.vocabulary.
+    A server that does not export a name answers with no series, so vLLM's and TGI's names are both asked.
 
     w defaults to max(60 s, step): a window shorter than the step would skip the requests between
     two steps. rate() divides by the whole window, so the first w seconds of a new series read low.
@@ -80,8 +83,9 @@ def serving_queries(step_s: float, request_counters: Sequence[str] = DEFAULT_REQ
     window = f"{int(math.ceil(w))}s"
     queries = []
     for counter in request_counters:
-        name = counter if counter.endswith("_total") else f"{counter}_total"
-        queries.append(PromQuery(name, f"rate({name}[{window}])", REQUESTS_PER_S))
+        queries.append(PromQuery(counter, f"rate({counter}[{window}])", REQUESTS_PER_S))
+    for gauge in queue_gauges:
+        queries.append(PromQuery(gauge, gauge, QUEUE_WAITING))
     for hist in latency_histograms:
         base = hist.removesuffix("_bucket")
         for q in quantiles:

@@ -1,13 +1,15 @@
-"""Inference autoscaling replay: a demand series fed through a policy with cold starts and a FIFO queue.
+"""Inference autoscaling replay: the live `Controller` run over a demand series in simulated time.
 
-Time runs in steps of the series' `step_s`; the policy is asked every `decision_interval_s` with an
-Observation of the demand before now (the same function object the live controller calls).
+Time runs in steps of the series' `step_s`. Every `decision_interval_s` the very controller the service
+runs (costplane.controller) observes the demand before now and the queue, asks the policy, records the
+decision and acts on a simulated cluster (costplane.replay.cluster: cold starts, FIFO queue, ready vs.
+starting replicas); between decisions the cluster serves the trace.
 - Replicas it adds are paid from that step and ready `ceil(cold_start_s / step_s)` steps later.
   Replicas it removes go newest-warming first, then ready ones; they stop being paid at once.
 - Each step, ready replicas serve `capacity_per_replica x step_s` units, oldest queued demand first.
   Demand served within `max_queue_s` of its arrival step counts as served; older demand leaves the
-  queue unserved. Demand still queued at the end is served by the last fleet while its budget lasts. With `max_queue_s: 0` only
-  demand served in its own step counts, and serving is vectorised.
+  queue unserved. Demand still queued at the end is served by the last fleet while its budget lasts.
+  With `max_queue_s: 0` only demand served in its own step counts, and serving is vectorised.
 - The fleet at step 0 is `initial_replicas`, ready and already paid for: by default what the first
   cold start + decision interval needs, within bounds (the service was running before the trace).
   The oracle starts from the same fleet.
@@ -16,17 +18,22 @@ Observation of the demand before now (the same function object the live controll
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from costplane.autoscale import AutoscaleConfig, Observation, ServiceSpec, load_policy, replicas_for_rate
+from costplane.actuate import Target
+from costplane.autoscale import AutoscaleConfig, ServiceSpec, load_policy, replicas_for_rate
 from costplane.autoscale._forecaster import window_rates
+from costplane.controller import AutoscaleDecide, ControlledService, Controller, MemoryJournal
+from costplane.core.clock import SimClock
+from costplane.replay.cluster import SimulatedCluster, TraceMetrics
 from costplane.replay.oracle import OracleResult, cold_start_steps, oracle, queue_steps
 from costplane.traces import DemandSeries
+
+REPLAY_TARGET = Target("deployment", "replayed", "replay")
 
 
 @dataclass(frozen=True)
@@ -134,64 +141,6 @@ def capacity_warning(series: DemandSeries, spec: ServiceSpec) -> str | None:
     return None
 
 
-class _Queue:
-    """FIFO of (arrival step, units) with a deadline of `d` steps; tracks the delay of served units."""
-
-    __slots__ = ("d", "items", "units", "unserved", "delay_units")
-
-    def __init__(self, d: int) -> None:
-        self.d = d
-        self.items: deque[list[float]] = deque()
-        self.units = 0.0
-        self.unserved = 0.0
-        self.delay_units = np.zeros(d + 1)
-
-    def run(self, t0: int, arrivals: np.ndarray, capacity: float) -> float:
-        """Steps t0.. with constant capacity; while nothing waits, steps that fit are served in one numpy pass."""
-        served = 0.0
-        i, n = 0, arrivals.size
-        while i < n:
-            if not self.items:
-                over = np.flatnonzero(arrivals[i:] > capacity)
-                j = n if over.size == 0 else i + int(over[0])
-                if j > i:
-                    fit = float(arrivals[i:j].sum())
-                    self.delay_units[0] += fit
-                    served += fit
-                    i = j
-                    continue
-            served += self.step(t0 + i, float(arrivals[i]), capacity)
-            i += 1
-        return served
-
-    def step(self, t: int, arrived: float, capacity: float) -> float:
-        items = self.items
-        if not items and arrived <= capacity:  # fast path: nothing waits, all served now
-            self.delay_units[0] += arrived
-            return arrived
-        while items and items[0][0] < t - self.d:
-            self.unserved += items[0][1]
-            self.units -= items[0][1]
-            items.popleft()
-        if arrived > 0:
-            items.append([t, arrived])
-            self.units += arrived
-        served = 0.0
-        while capacity > 1e-12 and items:
-            head = items[0]
-            take = head[1] if head[1] <= capacity else capacity
-            head[1] -= take
-            capacity -= take
-            served += take
-            self.delay_units[t - int(head[0])] += take
-            if head[1] <= 1e-12:
-                items.popleft()
-        self.units -= served
-        if not items:
-            self.units = 0.0
-        return served
-
-
 def replay_inference(series: DemandSeries, spec: ServiceSpec, policy: str | Callable[..., Any],
                      price_usd_per_hour: float, cfg: AutoscaleConfig | None = None, *,
                      with_oracle: bool = True, start_replicas: int | None = None, price_source: str = "",
@@ -210,61 +159,23 @@ def replay_inference(series: DemandSeries, spec: ServiceSpec, policy: str | Call
     step = series.step_s
     counts = series.counts
     n = counts.size
-    per_step = spec.capacity_per_replica * step
-    c = cold_start_steps(spec, step)
-    d = queue_steps(spec, step)
     every = max(1, int(round(cfg.decision_interval_s / step)))
     n0 = initial_replicas(series, spec, cfg.decision_interval_s) if start_replicas is None else start_replicas
 
-    up = np.zeros(n, dtype=np.int64)
-    ready_arr = np.zeros(n, dtype=np.int64)
-    ready = n0
-    warming: deque[int] = deque()  # ready-at steps, oldest first
-    queue = _Queue(d) if d > 0 else None
-    state: Any = None
-    cold_starts = decisions = 0
-    served = 0.0
+    cluster = SimulatedCluster(series, spec, n0, REPLAY_TARGET)
+    service = ControlledService(spec.name, REPLAY_TARGET, name)
+    controller = Controller(None, SimClock(series.start_s), cluster, (service,),
+                            AutoscaleDecide({service.name: cfg}, {service.name: decide}, with_forecast=False),
+                            interval_s=every * step, validation_s=0.0, journal=MemoryJournal(),
+                            metrics=TraceMetrics(series, cluster), log_decisions=False)
+    decisions = 0
     for t0 in range(0, n, every):
-        obs = Observation(series.start_s + t0 * step, step, counts[:t0], ready, len(warming),
-                          queue.units if queue else 0.0)
-        decision, state = decide(obs, state, cfg)
+        controller.clock.sleep_until(series.start_s + t0 * step)
+        controller.run_cycle()
         decisions += 1
-        desired = int(decision.desired_replicas)
-        current = ready + len(warming)
-        if desired > current:
-            warming.extend([t0 + c] * (desired - current))
-            cold_starts += desired - current
-        elif desired < current:
-            drop = current - desired
-            while drop and warming:
-                warming.pop()
-                drop -= 1
-            ready -= drop
-        t1 = min(t0 + every, n)
-        t = t0
-        while t < t1:  # constant fleet between warm-ups: fill per segment
-            while warming and warming[0] <= t:
-                warming.popleft()
-                ready += 1
-            nxt = min(t1, warming[0]) if warming else t1
-            ready_arr[t:nxt] = ready
-            up[t:nxt] = ready + len(warming)
-            if queue is not None:
-                served += queue.run(t, counts[t:nxt], ready * per_step)
-            t = nxt
-    if queue is None:
-        served_per_step = np.minimum(counts, ready_arr * per_step)
-        served = float(served_per_step.sum())
-        unserved = float(counts.sum()) - served
-        delays = np.array([served])
-    else:
-        # Demand that arrived in the last D steps is still within budget at the end: the fleet left
-        # running serves it (unpaid, like the oracle, which need not serve it at all).
-        cap = int(ready_arr[-1]) * per_step
-        for s in range(n, n + d):
-            served += queue.step(s, 0.0, cap)
-        unserved = queue.unserved + queue.units
-        delays = queue.delay_units
+        cluster.run_until(min(t0 + every, n))
+    served, unserved, delays = cluster.finish()
+    up, ready_arr, cold_starts = cluster.up, cluster.ready_per_step, cluster.cold_starts
     cum = np.cumsum(delays)
     p99 = float(np.searchsorted(cum, 0.99 * cum[-1]) * step) if cum[-1] > 0 else 0.0
     warnings = list(series.warnings)

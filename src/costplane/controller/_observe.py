@@ -1,0 +1,124 @@
+"""What the controller sees of a service: its demand history, waiting queue and ready vs. starting replicas.
+
+One observation builder for live and replay. A `MetricSource` answers `windows(services, now_s)` with a
+`DemandWindow` per service: demand units per step on a regular grid ending at `now_s`, and the queue.
+- `StoreMetrics` (live) reads the stored vocabulary (costplane.core.vocabulary): the sum of
+  `requests_per_s` over a workload's series (one per replica) at each sample time, and the sum of
+  `queue_waiting` at the newest sample within the staleness window. Samples are placed on the grid of
+  the median sampling interval; a missing sample holds the previous rate for at most the Prometheus
+  staleness window (300 s), then counts as no demand.
+- replay's `TraceMetrics` hands the trace's own per-step counts (costplane.replay.cluster).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from costplane.core.vocabulary import QUEUE_WAITING, REQUESTS_PER_S
+
+if TYPE_CHECKING:
+    from costplane.controller._loop import ControlledService
+
+STALENESS_S = 300.0  # Prometheus' lookback delta: a sample older than this is no longer current
+DEFAULT_STEP_S = 60.0  # a service with fewer than two samples: assume one-minute scrapes
+MAX_HISTORY_STEPS = 200_000  # bound the grid whatever the sampling interval
+
+
+@dataclass(frozen=True)
+class DemandWindow:
+    """A service's demand on a regular grid: `units[i]` arrived in the step ending at `end_s - (n-1-i) * step_s`."""
+
+    end_s: float
+    step_s: float
+    units: np.ndarray
+    queue_units: float | None = None  # None: no queue metric is known for this service
+
+    @property
+    def rates_per_s(self) -> np.ndarray:
+        return self.units / self.step_s
+
+
+class MetricSource(Protocol):
+    def windows(self, services: Sequence[ControlledService], now_s: float) -> dict[str, DemandWindow]: ...
+
+
+def regular_grid(ts: np.ndarray, rates: np.ndarray, now_s: float, step_s: float | None = None) -> DemandWindow:
+    """Rate samples at times `ts` (sorted) -> demand units per step on a grid of the median interval."""
+    if ts.size == 0:
+        return DemandWindow(now_s, step_s or DEFAULT_STEP_S, np.zeros(0))
+    step = step_s or (float(np.median(np.diff(ts))) if ts.size >= 2 else DEFAULT_STEP_S)
+    step = step if step > 0 else DEFAULT_STEP_S
+    last = float(ts[-1])
+    n = min(MAX_HISTORY_STEPS, int(round((last - float(ts[0])) / step)) + 1)
+    idx = np.rint((ts - last) / step).astype(np.int64) + (n - 1)
+    keep = idx >= 0
+    grid = np.full(n, np.nan)
+    grid[idx[keep]] = rates[keep]
+    # hold a missing sample's predecessor for at most the staleness window, then no demand
+    hold = max(0, int(math.floor(STALENESS_S / step)))
+    seen = ~np.isnan(grid)
+    last_seen = np.maximum.accumulate(np.where(seen, np.arange(n), -1))
+    fill = (~seen) & (last_seen >= 0) & (np.arange(n) - last_seen <= hold)
+    grid[fill] = grid[last_seen[fill]]
+    grid[np.isnan(grid)] = 0.0
+    np.maximum(grid, 0.0, out=grid)  # a negative rate is a broken exporter, not negative demand
+    # steps between the newest sample and now: the newest rate holds within the staleness window
+    gap = int(math.floor((now_s - last) / step + 1e-9))
+    if gap > 0:
+        tail = np.where(np.arange(1, gap + 1) * step <= STALENESS_S, grid[-1], 0.0)
+        grid = np.concatenate([grid, tail])[-MAX_HISTORY_STEPS:]
+    return DemandWindow(last + max(gap, 0) * step, step, grid * step)
+
+
+class StoreMetrics:
+    """Live demand from the store: one query per cycle for all services, summed over each workload's series."""
+
+    def __init__(self, store, history_s: float) -> None:
+        self.store, self.history_s = store, history_s
+
+    def windows(self, services: Sequence[ControlledService], now_s: float) -> dict[str, DemandWindow]:
+        from sqlalchemy import func, select
+
+        from costplane.store import UsageSample
+
+        names = [s.name for s in services]
+        rates: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        queues: dict[str, tuple[float, float]] = {}
+        with self.store.session() as s:
+            for chunk in _chunks(names, 500):
+                rows = s.execute(
+                    select(UsageSample.workload, UsageSample.ts_s, func.sum(UsageSample.value))
+                    .where(UsageSample.metric == REQUESTS_PER_S, UsageSample.workload.in_(chunk),
+                           UsageSample.ts_s > now_s - self.history_s, UsageSample.ts_s <= now_s)
+                    .group_by(UsageSample.workload, UsageSample.ts_s).order_by(UsageSample.ts_s)).all()
+                for workload, ts, value in rows:
+                    rates[workload].append((float(ts), float(value)))
+                qrows = s.execute(
+                    select(UsageSample.workload, UsageSample.ts_s, func.sum(UsageSample.value))
+                    .where(UsageSample.metric == QUEUE_WAITING, UsageSample.workload.in_(chunk),
+                           UsageSample.ts_s > now_s - STALENESS_S, UsageSample.ts_s <= now_s)
+                    .group_by(UsageSample.workload, UsageSample.ts_s)).all()
+                for workload, ts, value in qrows:
+                    if workload not in queues or ts > queues[workload][0]:
+                        queues[workload] = (float(ts), max(0.0, float(value)))
+        out = {}
+        for service in services:
+            pts = rates.get(service.name, [])
+            ts = np.fromiter((p[0] for p in pts), float, len(pts))
+            vals = np.fromiter((p[1] for p in pts), float, len(pts))
+            window = regular_grid(ts, vals, now_s, service.metrics_step_s)
+            queue = queues.get(service.name)
+            out[service.name] = DemandWindow(window.end_s, window.step_s, window.units,
+                                             None if queue is None else queue[1])
+        return out
+
+
+def _chunks(items: list[str], size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
