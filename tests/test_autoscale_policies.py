@@ -124,7 +124,7 @@ def test_service_spec_validation():
     assert spec.gpu == "H100" and spec.max_queue_s == 0.0 and spec.price_usd_per_hour is None
     with pytest.raises(InputError, match="min_replicas 5 > max_replicas 4"):
         parse_service_spec({**raw, "min_replicas": 5})
-    with pytest.raises(InputError, match="missing scale_to_zero"):
+    with pytest.raises(InputError, match="missing `scale_to_zero`"):
         parse_service_spec({k: v for k, v in raw.items() if k != "scale_to_zero"})
 
 

@@ -243,13 +243,13 @@ def test_plan_does_not_mutate_its_inputs(bundled_catalog):
         ({}, "workloads"),
         ({"workloads": []}, "workloads"),
         ({"workloads": [{"gpu": "H100", "gpus": 1, "hours": 1}]}, "name"),
-        ({"workloads": [{"name": "a", "gpu": "H100", "gpus": -8, "hours": 1}]}, "gpus per node"),
+        ({"workloads": [{"name": "a", "gpu": "H100", "gpus": -8, "hours": 1}]}, r"gpus` must be >= 1"),
         ({"workloads": [{"name": "a", "gpu": "H100", "gpus": 1, "hours": -1}]}, "hours"),
         ({"workloads": [{"name": "a", "gpu": "H100", "hours": 1}, {"name": "a", "gpu": "L4", "hours": 1}]},
          "duplicate"),
         ({"workloads": [{"name": "a", "gpu": "H100", "hours": 1}], "quotas": [{"cloud": "aws"}]}, "max_gpus"),
         ({"workloads": [{"name": "a", "gpu": "H100", "hours": 1}], "quotas": [{"cloud": "aws", "max_gpus": -1}]},
-         "negative"),
+         r"max_gpus` must be >= 0"),
     ],
 )
 def test_bad_specs_are_input_errors(data, needle):

@@ -50,5 +50,6 @@ def load_catalog(path: str | Path | None = None, discounts: str | Path | None = 
         raise CatalogError(f"catalog {p} does not exist", fix="pass a project CSV or a SkyPilot v8 directory")
     catalog = _load_cached(str(p.resolve()), p.stat().st_mtime)
     if discounts:
-        catalog = apply_discounts(catalog, read_discounts(Path(discounts)))
+        known = {o.cloud for o in catalog.offers}
+        catalog = apply_discounts(catalog, read_discounts(Path(discounts), known_clouds=known))
     return catalog

@@ -7,11 +7,14 @@ to on-demand and spot prices alike, so every price the user sees is the price th
 from __future__ import annotations
 
 import csv
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from costplane.core.errors import InputError
-from costplane.core.files import read_structured
+from costplane.core.files import read_structured_lines
+from costplane.core.schema import DiscountsFile, validate
 from costplane.core.types import Catalog, Offer
 
 
@@ -32,35 +35,52 @@ class Discount:
         return itype == fam or (itype.startswith(fam) and not itype[len(fam)].isalnum())
 
 
-def _discount(raw: dict, where: str) -> Discount:
-    try:
-        cloud = str(raw["cloud"]).strip().lower()
-        percent = float(raw["percent"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{where}: a discount needs `cloud` and a numeric `percent`",
-                         fix="write e.g. {cloud: aws, instance_family: p5, percent: 20}") from None
-    if not 0 <= percent < 100:
-        raise InputError(f"{where}: percent {percent} is outside [0, 100)", fix="give a percentage such as 15")
-    family = raw.get("instance_family") or None
-    return Discount(cloud, percent, str(family).strip() if family else None)
+DOCS = "docs/placement.md (discounts)"
 
 
-def read_discounts(path: Path) -> tuple[Discount, ...]:
-    """Discounts from YAML/JSON (a list, or {discounts: [...]}) or CSV (cloud,instance_family,percent)."""
+def read_discounts(path: Path, known_clouds: Iterable[str] | None = None) -> tuple[Discount, ...]:
+    """Discounts from YAML/JSON (a list, or {discounts: [...]}) or CSV (cloud,instance_family,percent).
+
+    Validated by core.schema.DiscountsFile; with `known_clouds` (the catalog's), another cloud is an error
+    that names the known ones, so a misspelled cloud never silently discounts nothing.
+    """
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise InputError(f"cannot read discounts {path}: {exc.strerror}", fix="check the path") from None
-        rows = list(csv.DictReader(text.splitlines()))
-        return tuple(_discount(r, f"{path}:{i}") for i, r in enumerate(rows, start=2))
-    data = read_structured(path, "discounts")
-    if isinstance(data, dict):
-        data = data.get("discounts")
-    if not isinstance(data, list):
-        raise InputError(f"{path}: expected a list of discounts", fix="write `discounts: [{cloud: aws, percent: 10}]`")
-    return tuple(_discount(r if isinstance(r, dict) else {}, f"{path}: item {i}") for i, r in enumerate(data, 1))
+        data, lines = _read_csv(path)
+    else:
+        data, lines = read_structured_lines(path, "discounts")
+        if isinstance(data, list):  # a bare list: the same as {discounts: [...]}
+            data = {"discounts": data}
+            lines = {("discounts", *k): v for k, v in lines.items()}
+    model = validate(DiscountsFile, data, str(path), lines, DOCS)
+    out = tuple(Discount(d.cloud.lower(), float(d.percent), d.instance_family or None) for d in model.discounts)
+    if known_clouds is not None:
+        known = sorted({c.lower() for c in known_clouds})
+        for i, d in enumerate(out):
+            if d.cloud not in known:
+                line = lines.get(("discounts", i, "cloud"))
+                close = difflib.get_close_matches(d.cloud, known, n=1, cutoff=0.6)
+                hint = f" (did you mean `{close[0]}`?)" if close else ""
+                raise InputError(f"{path}{f', line {line}' if line else ''}: unknown cloud `{d.cloud}` in "
+                                 f"discounts[{i}]{hint}", fix=f"use one of the catalog's clouds: {', '.join(known)}")
+    return out
+
+
+def _read_csv(path: Path) -> tuple[dict, dict]:
+    """CSV rows as {discounts: [...]}, blank cells dropped, with each row's line for errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise InputError(f"cannot read discounts {path}: {reason}", fix="check the path") from None
+    rows, lines = [], {}
+    for i, row in enumerate(csv.DictReader(text.splitlines())):
+        rows.append({str(k).strip(): v.strip() for k, v in row.items()
+                     if k is not None and isinstance(v, str) and v.strip()})
+        lines[("discounts", i)] = i + 2
+        for k in rows[-1]:
+            lines[("discounts", i, k)] = i + 2
+    return {"discounts": rows}, lines
 
 
 def _scaled(price: float | None, factor: float) -> float | None:

@@ -20,14 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from costplane.core.errors import InputError
-from costplane.core.files import read_structured
+from costplane.core.files import read_structured_lines
+from costplane.core.schema import MappingFile, TagKeys, validate
 
 _K8S_RAND = "[bcdfghjklmnpqrstvwxz2456789]"
 _DEPLOYMENT_POD = re.compile(rf"^(?P<base>.+)-{_K8S_RAND}{{6,10}}-{_K8S_RAND}{{5}}$")
 _STATEFULSET_POD = re.compile(r"^(?P<base>.+)-\d+$")
 _JOB_POD = re.compile(rf"^(?P<base>.+)-{_K8S_RAND}{{5}}$")
 
+DOCS = "docs/ingest.md (mapping file)"
 POD_LABELS = frozenset({"pod", "pod_name", "exported_pod"})
 
 
@@ -77,30 +78,15 @@ class LabelMapping:
 
     @classmethod
     def from_dict(cls, data: Mapping, origin: str = "mapping") -> LabelMapping:
-        known = {"workload", "team", "project", "strip_pod_suffix", "namespaces", "serving", "tags"}
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"{origin}: unknown key(s) {sorted(unknown)}",
-                             fix=f"use only {sorted(known)} (see docs/ingest.md)")
-        kwargs: dict = {}
-        for key in ("workload", "team", "project"):
-            if key in data:
-                value = data[key]
-                if isinstance(value, str):
-                    value = [value]
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise InputError(f"{origin}: {key} must be a label name or a list of label names, got {value!r}",
-                                     fix=f"write e.g. `{key}: [label_{key}, namespace]`")
-                kwargs[key] = tuple(value)
-        if "strip_pod_suffix" in data:
-            kwargs["strip_pod_suffix"] = bool(data["strip_pod_suffix"])
-        if "namespaces" in data:
-            ns = data["namespaces"] or {}
-            if not isinstance(ns, dict) or not all(isinstance(v, dict) for v in ns.values()):
-                raise InputError(f"{origin}: namespaces must map a namespace to {{team: ..., project: ...}}",
-                                 fix="write e.g. `namespaces: {ml-serving: {team: inference, project: chat}}`")
-            kwargs["namespaces"] = {str(k): {kk: str(vv) for kk, vv in v.items() if kk in ("team", "project")}
-                                    for k, v in ns.items()}
+        """From a mapping file's content, validated by core.schema.MappingFile (unknown keys are errors)."""
+        model = validate(MappingFile, dict(data), origin, docs=DOCS)
+        kwargs: dict = {key: tuple(getattr(model, key)) for key in ("workload", "team", "project")
+                        if getattr(model, key) is not None}
+        if model.strip_pod_suffix is not None:
+            kwargs["strip_pod_suffix"] = model.strip_pod_suffix
+        if model.namespaces is not None:
+            kwargs["namespaces"] = {ns: {k: v for k, v in (("team", o.team), ("project", o.project)) if v is not None}
+                                    for ns, o in model.namespaces.items()}
         return cls(**kwargs)
 
 
@@ -122,23 +108,16 @@ class TagMapping:
 
     @classmethod
     def from_dict(cls, data: Mapping, origin: str = "mapping") -> TagMapping:
-        kwargs = {}
-        for key in ("workload", "team", "project"):
-            if key in data:
-                value = [data[key]] if isinstance(data[key], str) else data[key]
-                if not isinstance(value, list):
-                    raise InputError(f"{origin}: tags.{key} must be a list of tag keys, got {value!r}",
-                                     fix=f"write e.g. `tags: {{{key}: [{key}]}}`")
-                kwargs[key] = tuple(normalise_tag_key(str(v)) for v in value)
-        return cls(**kwargs)
+        """From the `tags:` section of a mapping file (core.schema.TagKeys)."""
+        model = validate(TagKeys, dict(data), f"{origin}: tags", docs=DOCS)
+        return cls(**{key: tuple(normalise_tag_key(v) for v in getattr(model, key))
+                      for key in ("workload", "team", "project") if getattr(model, key) is not None})
 
 
 def read_mapping_file(path: Path) -> dict:
     """The mapping file (YAML or JSON) as a dict; InputError naming the file when unreadable."""
-    data = read_structured(path, "mapping file", fix="check the --mapping path")
+    data, lines = read_structured_lines(path, "mapping file", fix="check the --mapping path")
     if data is None:
         return {}
-    if not isinstance(data, dict):
-        raise InputError(f"mapping file {path} must hold a mapping at the top level",
-                         fix="write keys like `team: [namespace]`")
+    validate(MappingFile, data, str(path), lines, DOCS)  # unknown keys and bad values, with their line
     return data

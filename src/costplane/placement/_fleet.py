@@ -30,8 +30,9 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_array
 
 from costplane.core.errors import CostplaneError, InfeasibleError, InputError, UnknownGpuError
-from costplane.core.files import read_structured
+from costplane.core.files import Lines, read_structured_lines
 from costplane.core.native import native_stdout_to_stderr
+from costplane.core.schema import FleetFile, FleetWorkload, validate
 from costplane.core.types import Catalog
 from costplane.placement._request import Placement, PlacementRequest
 from costplane.placement._single import feasible_rows, price_options
@@ -91,72 +92,44 @@ class FleetPlan:
 
 # ---------------------------------------------------------------- plan file parsing (edge of the module)
 
-def _as_str_tuple(value: Any, where: str, key: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"{where}: `{key}` must be a list of names", fix=f"write {key}: [a, b]")
-    return tuple(value)
+DOCS = "docs/placement.md (plan file)"
 
 
-def _workload(raw: Any, where: str) -> Workload:
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: a workload must be a mapping", fix="see `workloads:` in CONTRACTS.md")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise InputError(f"{where}: workload needs a `name`", fix="give every workload a unique name")
-    where = f"{where} ({name})"
+def _workload(raw: FleetWorkload, where: str) -> Workload:
     try:
         request = PlacementRequest(
-            gpu=raw.get("gpu"),
-            gpus_per_node=raw.get("gpus", raw.get("gpus_per_node", 1)),
-            nodes=raw.get("nodes", 1),
-            hours=float(raw.get("hours", 0)),
-            min_gpu_memory_gib=float(raw.get("min_gpu_memory_gib", 0) or 0),
-            min_vcpus=float(raw.get("min_vcpus", 0) or 0),
-            min_memory_gib=float(raw.get("min_memory_gib", 0) or 0),
-            clouds=tuple(c.lower() for c in _as_str_tuple(raw.get("clouds"), where, "clouds")),
-            regions=_as_str_tuple(raw.get("regions"), where, "regions"),
-            spot=bool(raw.get("spot", False)),
+            gpu=raw.gpu,
+            gpus_per_node=raw.gpus if raw.gpus is not None else (raw.gpus_per_node or 1),
+            nodes=raw.nodes,
+            hours=float(raw.hours),
+            min_gpu_memory_gib=float(raw.min_gpu_memory_gib or 0),
+            min_vcpus=float(raw.min_vcpus or 0),
+            min_memory_gib=float(raw.min_memory_gib or 0),
+            clouds=tuple(c.lower() for c in raw.clouds or ()),
+            regions=tuple(raw.regions or ()),
+            spot=raw.spot,
         )
     except CostplaneError as exc:
-        raise InputError(f"{where}: {exc.message}", fix=exc.fix) from None
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: hours and sizes must be numbers", fix="check the workload's fields") from None
-    return Workload(name, request, raw.get("team"))
+        raise InputError(f"{where} ({raw.name}): {exc.message}", fix=exc.fix) from None
+    return Workload(raw.name, request, raw.team)
 
 
-def _quota(raw: Any, where: str) -> Quota:
-    if not isinstance(raw, dict) or "cloud" not in raw or "max_gpus" not in raw:
-        raise InputError(f"{where}: a quota needs `cloud` and `max_gpus`", fix="write {cloud: aws, max_gpus: 64}")
-    try:
-        limit = float(raw["max_gpus"])
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: max_gpus must be a number", fix="write max_gpus: 64") from None
-    if limit < 0:
-        raise InputError(f"{where}: max_gpus {limit:g} is negative", fix="use 0 or more")
-    return Quota(str(raw["cloud"]).lower(), limit, raw.get("region"), raw.get("gpu"))
-
-
-def parse_fleet_spec(data: Any, source: str = "plan") -> FleetSpec:
-    if not isinstance(data, dict) or not isinstance(data.get("workloads"), list) or not data["workloads"]:
-        raise InputError(f"{source}: needs a non-empty `workloads:` list", fix="see the plan file format in docs/placement.md")
-    workloads = tuple(_workload(w, f"{source}: workloads[{i}]") for i, w in enumerate(data["workloads"]))
+def parse_fleet_spec(data: Any, source: str = "plan", lines: Lines | None = None) -> FleetSpec:
+    """Validate a loaded plan (core.schema.FleetFile: unknown keys, units and ranges) into a FleetSpec."""
+    model = validate(FleetFile, data, source, lines, DOCS)
+    workloads = tuple(_workload(w, f"{source}: workloads[{i}]") for i, w in enumerate(model.workloads))
     names = [w.name for w in workloads]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"{source}: duplicate workload name(s) {', '.join(dupes)}", fix="names must be unique")
-    quotas = tuple(_quota(q, f"{source}: quotas[{i}]") for i, q in enumerate(data.get("quotas") or []))
-    spot_share = data.get("max_spot_fraction")
-    if spot_share is not None and not (isinstance(spot_share, (int, float)) and 0 <= spot_share <= 1):
-        raise InputError(f"{source}: max_spot_fraction must be within [0, 1]", fix="e.g. max_spot_fraction: 0.5")
-    return FleetSpec(workloads, quotas, str(data.get("default_cloud") or "aws").lower(), spot_share)
+    quotas = tuple(Quota(q.cloud.lower(), float(q.max_gpus), q.region, q.gpu) for q in model.quotas or ())
+    spot_share = None if model.max_spot_fraction is None else float(model.max_spot_fraction)
+    return FleetSpec(workloads, quotas, (model.default_cloud or "aws").lower(), spot_share)
 
 
 def read_fleet_spec(path: Path) -> FleetSpec:
-    return parse_fleet_spec(read_structured(path, "plan file"), str(path))
+    data, lines = read_structured_lines(path, "plan file")
+    return parse_fleet_spec(data, str(path), lines)
 
 
 # ---------------------------------------------------------------- the solver (pure)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from costplane.core.errors import InputError
-from costplane.core.files import read_structured
+from costplane.core.files import Lines, read_structured_lines
+from costplane.core.schema import TrainingProfileFile, validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,51 +65,20 @@ def _positive(data: dict[str, Any], key: str, where: str, *, required: bool = Tr
     return float(value)
 
 
-def _point(raw: Any, where: str) -> ThroughputPoint:
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: a throughput point must be a mapping, got {raw!r}",
-                         fix="write it as {gpu: H100, gpus: 8, units_per_s: 41000}")
-    gpu = raw.get("gpu")
-    if not isinstance(gpu, str) or not gpu.strip():
-        raise InputError(f"{where}: `gpu` must be a GPU model name, got {gpu!r}", fix="write e.g. `gpu: H100`")
-    gpus = raw.get("gpus")
-    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus <= 0:
-        raise InputError(f"{where}: `gpus` must be a positive whole number, got {gpus!r}",
-                         fix="give the total GPU count of the measurement, e.g. `gpus: 8`")
-    units = _positive(raw, "units_per_s", where)
-    assert units is not None
-    return ThroughputPoint(gpu.strip(), gpus, units)
+DOCS = "docs/training.md (profile)"
 
 
-def parse_profile(data: Any, source: str = "profile") -> JobProfile:
-    """Validate a loaded YAML/JSON mapping into a JobProfile (raises InputError naming the bad field)."""
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: a profile must be a mapping with name, work, memory_gib_per_gpu, throughput",
-                         fix="see docs/training.md for the format")
-    work = _positive(data, "work", source)
-    memory = _positive(data, "memory_gib_per_gpu", source)
-    raw_points = data.get("throughput")
-    if not isinstance(raw_points, list) or not raw_points:
-        raise InputError(f"{source}: `throughput` must be a non-empty list of measured points",
-                         fix="add at least two points per GPU model: {gpu, gpus, units_per_s}")
-    points = tuple(_point(p, f"{source}: throughput[{i}]") for i, p in enumerate(raw_points))
-    interval = _positive(data, "checkpoint_interval_s", source, required=False)
-    restore = _positive(data, "restore_s", source, required=False, allow_zero=True) or 0.0
-    rates = parse_rates(data.get("interruption_rates") or {}, f"{source}: interruption_rates")
-    name = str(data.get("name") or Path(source).stem)
-    min_per_node = _whole(data, "min_gpus_per_node", source) or 1
-    max_nodes = _whole(data, "max_nodes", source)
-    assert work is not None and memory is not None
-    return JobProfile(name, work, memory, points, interval, restore, rates, min_per_node, max_nodes)
+def parse_profile(data: Any, source: str = "profile", lines: Lines | None = None) -> JobProfile:
+    """Validate a loaded YAML/JSON mapping (core.schema.TrainingProfileFile) into a JobProfile.
 
-
-def _whole(data: dict[str, Any], key: str, where: str) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InputError(f"{where}: `{key}` must be a positive whole number, got {value!r}", fix=f"set `{key}: 1` or more")
-    return value
+    Unknown keys, wrong units and out-of-range numbers are one InputError naming the file, line and key.
+    """
+    model = validate(TrainingProfileFile, data, source, lines, DOCS)
+    points = tuple(ThroughputPoint(p.gpu, p.gpus, float(p.units_per_s)) for p in model.throughput)
+    rates = parse_rates(model.interruption_rates or {}, f"{source}: interruption_rates")
+    interval = None if model.checkpoint_interval_s is None else float(model.checkpoint_interval_s)
+    return JobProfile(model.name or Path(source).stem, float(model.work), float(model.memory_gib_per_gpu), points,
+                      interval, float(model.restore_s or 0.0), rates, model.min_gpus_per_node or 1, model.max_nodes)
 
 
 def parse_rates(raw: Any, where: str) -> dict[str, float]:
@@ -131,7 +101,8 @@ def _lower_prefix(key: str) -> str:
 
 
 def read_profile(path: Path) -> JobProfile:
-    return parse_profile(read_structured(path, "profile"), str(path))
+    data, lines = read_structured_lines(path, "profile")
+    return parse_profile(data, str(path), lines)
 
 
 _DURATION_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
