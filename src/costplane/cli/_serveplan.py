@@ -13,12 +13,13 @@ from rich.table import Table
 
 from costplane.catalog import load_catalog
 from costplane.cli._common import CatalogOpt, DiscountsOpt, JsonOpt, console, emit_json, err_console, money
-from costplane.cli._placement import SkyYamlOpt, _write_sky
 from costplane.core.errors import InputError
 from costplane.serveplan import ServeOption, ServePlan, read_profile, require_choice, spec_for_option
 from costplane.traces import load_trace
 
 DEMO_PLOT = Path("out") / "serve-plan.png"
+SkyYamlOpt = Annotated[Path | None, typer.Option(
+    "--sky-yaml", help="Also write one replica of the choice as a SkyPilot task file here (`sky launch FILE`).")]
 
 
 def plot_plan(plan: ServePlan, path: Path) -> Path:
@@ -119,6 +120,8 @@ def write_spec(plan: ServePlan, option: ServeOption, path: Path, discounted: boo
 
 
 def _sky(plan: ServePlan, option: ServeOption, path: Path, catalog: Path | None) -> None:
+    from costplane.cli._placement import _write_sky  # the one SkyPilot writer (`place --sky-yaml`)
+
     offer = option.setup.on_demand if option.purchase != "spot" else option.setup.spot
     assert offer is not None
     choice = SimpleNamespace(cloud=offer.cloud, region=offer.region, zone=offer.zone,
