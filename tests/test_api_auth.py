@@ -17,10 +17,11 @@ def world(db_url):
         yield w
 
 
-def test_health_metrics_and_openapi_need_no_token(world):
+def test_health_and_openapi_need_no_token_metrics_does(world):
     assert world.client.get("/healthz").json() == {"status": "ok", "database": "ok", "controller": False}
-    assert world.client.get("/metrics").status_code == 200
     assert world.client.get("/openapi.json").status_code == 200
+    assert world.client.get("/metrics").status_code == 401
+    assert world.client.get("/metrics", headers=world.auth("view-product")).status_code == 200
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}])
@@ -75,9 +76,10 @@ def test_operator_of_one_team_cannot_touch_another_teams_budget(world):
     assert r.status_code == 403
     created = c.post("/api/v1/budgets", json={"name": "product", "amount_usd": 50}, headers=world.auth("ops-all"))
     bid = created.json()["id"]
-    assert c.patch(f"/api/v1/budgets/{bid}", json={"amount_usd": 1}, headers=world.auth("ops-research")).status_code == 403
-    assert c.get(f"/api/v1/budgets/{bid}", headers=world.auth("view-research")).status_code == 403
-    assert c.delete(f"/api/v1/budgets/{bid}", headers=world.auth("ops-research")).status_code == 403
+    # Another team's id answers like an id that does not exist: 404, nothing revealed.
+    assert c.patch(f"/api/v1/budgets/{bid}", json={"amount_usd": 1}, headers=world.auth("ops-research")).status_code == 404
+    assert c.get(f"/api/v1/budgets/{bid}", headers=world.auth("view-research")).status_code == 404
+    assert c.delete(f"/api/v1/budgets/{bid}", headers=world.auth("ops-research")).status_code == 404
     assert c.get("/api/v1/budgets", headers=world.auth("view-research")).json()["count"] == 0
 
 

@@ -24,7 +24,7 @@ def scraped(tmp_path):
     w = build_world(f"sqlite:///{tmp_path / 'm.db'}")
     with TestClient(w.app) as client:
         client.post("/api/v1/budgets", json={"name": "product", "amount_usd": 200}, headers=w.auth("admin"))
-        r = client.get("/metrics")
+        r = client.get("/metrics", headers=w.auth("admin"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     return r.text
 
@@ -63,7 +63,7 @@ def test_each_app_has_its_own_registry(tmp_path):
     with TestClient(a.app) as ca, TestClient(b.app) as cb:
         ca.get("/healthz")
         ca.get("/healthz")
-        sb = _samples(cb.get("/metrics").text)
+        sb = _samples(cb.get("/metrics", headers=b.auth("admin")).text)
     assert ("costplane_http_requests_total", (("method", "GET"), ("route", "/healthz"), ("status", "200"))) not in sb
 
 

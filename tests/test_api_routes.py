@@ -119,8 +119,18 @@ def test_plans_are_solved_stored_and_team_scoped(sqlite_world, tmp_path):
     own = {"workloads": [w for w in spec["workloads"] if w["team"] == "research"][:2]}
     mine = c.post("/api/v1/plans", json=own, headers=sqlite_world.auth("ops-research")).json()
     listed = c.get("/api/v1/plans", headers=sqlite_world.auth("view-research")).json()
-    assert [p["id"] for p in listed["data"]] == [mine["id"]]
-    assert c.get(f"/api/v1/plans/{body['id']}", headers=sqlite_world.auth("view-research")).status_code == 403
+    assert [p["id"] for p in listed["data"]] == [mine["id"], body["id"]]
+    # The mixed plan, seen by research: only research's workloads and their share of the cost.
+    research = {w["name"] for w in spec["workloads"] if w["team"] == "research"}
+    part = c.get(f"/api/v1/plans/{body['id']}", headers=sqlite_world.auth("view-research")).json()
+    assert part["teams"] == ["research"] and {a["workload"] for a in part["assignments"]} == research
+    assert part["total_usd"] == pytest.approx(sum(a["total_usd"] for a in body["assignments"]
+                                                  if a["workload"] in research), abs=1e-6)
+    assert part["naive_total_usd"] == pytest.approx(body["naive_total_usd"] * part["total_usd"] / body["total_usd"])
+    # A plan with no research workload is a 404 for research (its id is not revealed).
+    product_only = {"workloads": [w for w in spec["workloads"] if w["team"] == "product"][:1]}
+    theirs = c.post("/api/v1/plans", json=product_only, headers=sqlite_world.auth("ops-all")).json()
+    assert c.get(f"/api/v1/plans/{theirs['id']}", headers=sqlite_world.auth("view-research")).status_code == 404
     assert c.get("/api/v1/plans", headers=sqlite_world.auth("admin")).json()["count"] >= 2
     assert c.get("/api/v1/plans?limit=0", headers=sqlite_world.auth("admin")).status_code == 422
 

@@ -89,7 +89,8 @@ def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
         assert ran.status_code == 200, (ran.text, log.read_text())
         audit = httpx.get(f"{base}/api/v1/audit?action=controller.run_cycle", headers=headers).json()
         assert audit["count"] == 1 and audit["data"][0]["actor"] == "admin"
-        assert "costplane_http_requests_total" in httpx.get(f"{base}/metrics").text
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        assert "costplane_http_requests_total" in httpx.get(f"{base}/metrics", headers=headers).text
     finally:
         proc.terminate()
         try:
@@ -110,6 +111,6 @@ def test_metrics_pass_promtool_lint(tmp_path):
     w = build_world(f"sqlite:///{tmp_path / 'p.db'}")
     with TestClient(w.app) as client:
         client.get("/healthz")
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers=w.auth("admin")).text
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -8,18 +8,23 @@ lists exactly what this build serves.
 from __future__ import annotations
 
 import importlib
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from costplane.api._analytics import ResultCache
+from costplane.api._deps import StoreDep, bearer, current_principal
 from costplane.api._errors import error_responses, install_error_handlers
 from costplane.api._metrics import HttpMetrics, new_registry
 from costplane.api._routes import admin, budgets, catalog, decisions, plans, spend
 from costplane.api._schemas import HealthPublic
+from costplane.api._security import BodyLimit, RateLimiter, SecurityHeaders, metrics_view
 from costplane.api._settings import Settings
 from costplane.api._tokens import TokenCache
 from costplane.core.clock import Clock, WallClock
@@ -34,6 +39,7 @@ OPTIONAL_ROUTERS: tuple[tuple[str, str], ...] = (
     ("costplane.api._routes.cost", "costplane.attribute"),
     ("costplane.api._routes.waste", "costplane.waste"),
     ("costplane.api._routes.controller", "costplane.controller"),
+    ("costplane.api._serveplan", "costplane.serveplan"),
 )
 
 
@@ -71,6 +77,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     app.state.registry = new_registry(store, clock, settings)
     app.state.cache = ResultCache()
     app.state.token_cache = TokenCache()
+    app.state.rate_limiter = RateLimiter(settings.rate_per_s, settings.burst)
     install_error_handlers(app)
 
     @app.get("/healthz", response_model=HealthPublic, tags=["system"], responses=error_responses(503))
@@ -85,10 +92,23 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         return {"status": "ok", "database": "ok", "controller": bool(app.state.controller_running)}
 
     @app.get("/metrics", tags=["system"], response_class=Response,
-             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
-    def metrics() -> Response:
-        """Prometheus exposition of cost, utilisation, controller, budget and HTTP metrics."""
-        return Response(generate_latest(app.state.registry), media_type=CONTENT_TYPE_LATEST)
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"},
+                        **error_responses(401, 429)})
+    async def metrics(store: StoreDep, request: Request,
+                      creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Response:
+        """Prometheus exposition of cost, utilisation, controller, budget and HTTP metrics.
+
+        Needs a bearer token (Prometheus `authorization: {credentials: TOKEN}`); a team token sees its
+        team's series. With `serve --public-metrics`, a request without a token gets only the series
+        that name no team, project, workload, target or budget.
+        """
+        if creds is None and settings.public_metrics:
+            view = metrics_view(app.state.registry, None, public=True)
+        else:
+            principal = await current_principal(store, request, creds)
+            view = metrics_view(app.state.registry, principal.team, public=False)
+        body = await run_in_threadpool(generate_latest, view)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     v1 = APIRouter(prefix=API_PREFIX)
     for router in (admin.system_router, admin.router, admin.audit_router, catalog.router, catalog.placement_router, plans.router,
@@ -100,4 +120,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
 
         mount_dashboard(app)
     app.add_middleware(HttpMetrics, registry=app.state.registry, prefixes=(API_PREFIX,))
+    # Added last = runs first: the size limit precedes everything; the headers go on every response.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.tls)
     return app

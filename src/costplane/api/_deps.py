@@ -14,14 +14,14 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from costplane.api._errors import Forbidden, Unauthorized
+from costplane.api._errors import Forbidden, TooManyRequests, Unauthorized
 from costplane.api._settings import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Settings
 from costplane.api._tokens import Principal
 from costplane.core.clock import Clock
 from costplane.core.types import Catalog
 from costplane.store import Store
 
-_bearer = HTTPBearer(auto_error=False, description="An API token: `costplane token create --name N --role viewer`")
+bearer = HTTPBearer(auto_error=False, description="An API token: `costplane token create --name N --role viewer`")
 
 
 async def get_store(request: Request) -> Store:
@@ -58,7 +58,7 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 async def current_principal(store: StoreDep, request: Request,
-                      creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+                      creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     if creds is None or not creds.credentials:
         raise Unauthorized("this route needs an API token", fix="send `Authorization: Bearer TOKEN`; "
                            "create one with `costplane token create --name N --role viewer`")
@@ -66,6 +66,10 @@ async def current_principal(store: StoreDep, request: Request,
     if principal is None:
         raise Unauthorized("the API token is unknown or revoked",
                            fix="create a new one with `costplane token create`")
+    wait_s = request.app.state.rate_limiter.allow(principal.token_id)
+    if wait_s is not None:
+        raise TooManyRequests(f"token {principal.name!r} sent more than its rate limit",
+                              fix=f"retry after {wait_s:.2f} s", headers={"Retry-After": str(max(1, round(wait_s)))})
     return principal
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from costplane.core.errors import (
@@ -53,6 +54,11 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     status = 409
     code = "conflict"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "rate_limited"
 
 
 # Most specific first: the first isinstance match wins.
@@ -111,7 +117,14 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
                         headers=getattr(exc, "headers", None))
 
 
+async def _integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
+    # Two requests created the same unique thing at once: the loser gets the 409 its check would have given.
+    return JSONResponse(error_body("conflict", "another request created the same item at the same time",
+                                   "read the current state and retry"), status_code=409)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(CostplaneError, _costplane_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -130,6 +143,8 @@ _DESCRIPTIONS = {
     403: "role too low or team outside the token's scope",
     404: "not found",
     409: "conflict with stored state",
+    413: "request body too large",
+    429: "rate limit of the token exceeded",
     422: "validation failed or nothing feasible",
     503: "database unavailable",
 }

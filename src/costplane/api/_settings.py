@@ -17,9 +17,21 @@ class Settings:
     `catalog_path`: project CSV or SkyPilot v8 directory (None = bundled snapshot).
     `rate_window_s`: the window the /metrics cost rates average over, seconds.
     `dashboard`: serve the web dashboard at `/`.
+    `public_metrics`: /metrics without a token, showing no team, project, workload, target or budget
+    label values (default: /metrics needs a token, like /api/v1).
+    `max_body_bytes`: larger request bodies are a 413 before authentication and parsing.
+    `rate_per_s`, `burst`: per-token token bucket (429 beyond it; 0 = no limit).
+    `tls`: the server runs https (responses carry HSTS).
+    `webhook_allow_hosts`: webhook hosts allowed although they resolve to private addresses.
     """
 
     catalog_path: Path | None = None
     rate_window_s: float = RATE_WINDOW_S
     dashboard: bool = True
     title: str = "costplane"
+    public_metrics: bool = False
+    max_body_bytes: int = 4 * 1024 * 1024
+    rate_per_s: float = 1000.0
+    burst: int = 2000
+    tls: bool = False
+    webhook_allow_hosts: tuple[str, ...] = ()

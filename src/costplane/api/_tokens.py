@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from costplane.api import _audit
-from costplane.api._errors import Conflict, NotFound
+from costplane.api._errors import Conflict, Forbidden, NotFound
 from costplane.core.errors import InputError
 from costplane.store import ApiToken, Store
 
@@ -63,9 +63,26 @@ def _check_role(role: str) -> None:
         raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}", fix="use viewer, operator or admin")
 
 
-def create_token(store: Store, name: str, role: str, team: str | None, now_s: float, actor: str = "cli") -> IssuedToken:
-    """Issue a token and audit it; a name already used (even revoked) is a Conflict."""
+def check_may_issue(issuer: Principal, role: str, team: str | None) -> None:
+    """A team-scoped issuer may issue tokens only of its own team and at most its own role."""
     _check_role(role)
+    if ROLES.index(role) > ROLES.index(issuer.role):
+        raise Forbidden(f"token {issuer.name!r} is a {issuer.role}; it cannot issue a {role} token",
+                        fix=f"issue a token of role {issuer.role} or lower")
+    if issuer.team is not None and team != issuer.team:
+        raise Forbidden(f"token {issuer.name!r} is scoped to team {issuer.team!r}; it may issue tokens only "
+                        f"of that team (asked: {team or 'every team'})", fix=f"pass team={issuer.team}")
+
+
+def create_token(store: Store, name: str, role: str, team: str | None, now_s: float, actor: str = "cli",
+                 issuer: Principal | None = None) -> IssuedToken:
+    """Issue a token and audit it; a name already used (even revoked) is a Conflict.
+
+    `issuer`: the API caller, whose team and role bound what it may issue (None: the CLI, which has the database).
+    """
+    _check_role(role)
+    if issuer is not None:
+        check_may_issue(issuer, role, team or None)
     name = name.strip()
     if not name:
         raise InputError("a token needs a name", fix="pass --name, e.g. --name ci-dashboard")
@@ -77,7 +94,7 @@ def create_token(store: Store, name: str, role: str, team: str | None, now_s: fl
                        created_at_s=now_s, revoked=False)
         s.add(row)
         s.flush()
-        _audit.record(s, now_s, actor, "token.create", f"token:{name}", {"role": role, "team": team})
+        _audit.record(s, now_s, actor, "token.create", f"token:{name}", {"role": role, "team": team}, team=team or None)
         return IssuedToken(int(row.id), name, role, team or None, secret)
 
 
@@ -125,20 +142,25 @@ class TokenCache:
                 del self._entries[digest]
 
 
-def list_tokens(store: Store, limit: int, offset: int) -> tuple[list[ApiToken], int]:
+def list_tokens(store: Store, limit: int, offset: int, team: str | None = None) -> tuple[list[ApiToken], int]:
+    """Tokens by id; `team` given: only that team's tokens (what a team-scoped admin may see)."""
+    query = select(ApiToken)
+    if team is not None:
+        query = query.where(ApiToken.team == team)
     with store.session() as s:
-        count = int(s.scalar(select(func.count()).select_from(ApiToken)) or 0)
-        rows = s.scalars(select(ApiToken).order_by(ApiToken.id).limit(limit).offset(offset)).all()
+        count = int(s.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        rows = s.scalars(query.order_by(ApiToken.id).limit(limit).offset(offset)).all()
     return list(rows), count
 
 
-def revoke_token(store: Store, token_id: int, now_s: float, actor: str) -> ApiToken:
+def revoke_token(store: Store, token_id: int, now_s: float, actor: str, team: str | None = None) -> ApiToken:
+    """Revoke; with `team`, a token of another team is not found (404, its existence not revealed)."""
     with store.session() as s:
         row = s.get(ApiToken, token_id)
-        if row is None:
+        if row is None or (team is not None and row.team != team):
             raise NotFound(f"no token with id {token_id}", fix="list tokens with GET /api/v1/tokens")
         row.revoked = True
-        _audit.record(s, now_s, actor, "token.revoke", f"token:{row.name}", {"id": token_id})
+        _audit.record(s, now_s, actor, "token.revoke", f"token:{row.name}", {"id": token_id}, team=row.team)
         s.flush()
         return row
 
