@@ -249,3 +249,110 @@ def test_decisions_carry_the_demand_forecast(tmp_path):
     row = Controller(store, clock, DryRunActuator(), (_chat(),), AutoscaleDecide()).run_cycle()[0]
     # Flat 6 req/s history: the median forecast is 6 req/s.
     assert row.desired["forecast_per_s"] == pytest.approx(6.0, rel=0.05)
+
+
+# ---------------------------------------------------------------- the loop on stored data (issue: loop closes)
+
+def _seed_replicas(store: Store, now_s: float, per_replica: list[float], minutes: int = 30,
+                   queue: list[float] | None = None) -> None:
+    """Per-replica series as `ingest prometheus` stores them: one series per pod, the stored vocabulary."""
+    from costplane.core.vocabulary import QUEUE_WAITING, REQUESTS_PER_S
+
+    rows = []
+    for i, rate in enumerate(per_replica):
+        key = f'vllm:request_success_total{{pod="chat-7d9f8c6b5d-p{i}"}}'
+        rows += [{"source": "prometheus", "metric": REQUESTS_PER_S, "series_key": key, "workload": "chat",
+                  "ts_s": now_s - 60.0 * k, "value": rate} for k in range(minutes)]
+    for i, q in enumerate(queue or []):
+        rows.append({"source": "prometheus", "metric": QUEUE_WAITING, "series_key": f"q{i}", "workload": "chat",
+                     "ts_s": now_s - 30.0, "value": q})
+    store.add_usage_samples(rows)
+
+
+def test_ingested_demand_of_every_replica_reaches_the_decision(db_url):
+    store = Store.open(db_url)
+    clock = SimClock(1_800_000_000.0)
+    _seed_replicas(store, clock.now_s(), [4.0, 6.0], queue=[3.0, 4.0])
+    row = Controller(store, clock, DryRunActuator(), (_chat(),), AutoscaleDecide()).run_cycle()[0]
+    # 4 + 6 = 10 req/s at 2 req/s per replica: 5 replicas (the policy may hold more, never fewer)
+    assert 5 <= row.desired["replicas"] <= 6
+    assert row.observation["demand_per_s"][-1] == pytest.approx(10.0)
+    assert row.observation["queue_units"] == 7.0 and row.observation["step_s"] == 60.0
+
+
+def test_ready_and_starting_replicas_come_from_the_cluster(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    clock = SimClock(1_800_000_000.0)
+    _seed_replicas(store, clock.now_s(), [10.0], queue=[400.0])
+    with FakeKubeAPI({"deployment/serving/chat": 6}, ready={"deployment/serving/chat": 2}) as kube:
+        ctl = Controller(store, clock, _kube_actuator(kube.url), (_chat(),), AutoscaleDecide(), validation_s=0)
+        row = ctl.run_cycle()[0]
+    obs = row.observation
+    assert (obs["current_replicas"], obs["ready_replicas"], obs["starting_replicas"]) == (6, 2, 4)
+    # 400 units wait and 2 ready replicas drain 2 x 2 x 10 s = 40 within the budget: hybrid's reactive branch acts
+    assert row.desired["replicas"] > 6 and "queue 400.0" in row.reasons[0]
+
+
+def test_policy_state_survives_a_restart(tmp_path):
+    """A restarted controller decides exactly what one that never stopped decides (HPA's stabilisation window)."""
+    url_a, url_b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    hpa = ControlledService("chat", Target("deployment", "chat", "serving"), "hpa", "product", dict(SPEC))
+    start = 1_800_000_000.0
+    rates = [10.0] * 20 + [1.0] * 10  # a drop: HPA holds the highest recommendation of the last 300 s
+    for url in (url_a, url_b):
+        store = Store.open(url)
+        store.add_usage_samples([{"source": "t", "metric": DEMAND_METRIC, "series_key": "chat", "workload": "chat",
+                                  "ts_s": start + 60.0 * i, "value": r} for i, r in enumerate(rates)])
+    steady = [], []
+    clock_a = SimClock(start + 60.0 * 19)
+    actuator_a = DryRunActuator()
+    ctl_a = Controller(Store.open(url_a), clock_a, actuator_a, (hpa,), AutoscaleDecide(), validation_s=0)
+    clock_b = SimClock(start + 60.0 * 19)
+    for k in range(8):
+        steady[0].append(ctl_a.run_cycle()[0].desired["replicas"])
+        # b: a fresh process every cycle, on the same store
+        ctl_b = Controller(Store.open(url_b), clock_b, DryRunActuator(), (hpa,), AutoscaleDecide(), validation_s=0)
+        steady[1].append(ctl_b.run_cycle()[0].desired["replicas"])
+        clock_a.advance(60.0)
+        clock_b.advance(60.0)
+    assert steady[0] == steady[1]
+    assert steady[0][2] > steady[0][-1], "the stabilisation window held the fleet after the drop, then released it"
+
+
+def test_two_controller_processes_on_one_store_never_both_act(tmp_path):
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    store = Store.open(db)
+    _seed_demand(store, time.time(), rate_per_s=10.0)
+    services = tmp_path / "services.yaml"
+    services.write_text(yaml.safe_dump({"services": [{"name": f"svc{i}", "policy": "hybrid",
+                                                      "target": f"deployment/serving/svc{i}", **SPEC}
+                                                     for i in range(5)]}))
+    cmd = [sys.executable, "-m", "costplane", "controller", "run", "--db", db, "--services", str(services),
+           "--interval", "1", "--validate-s", "0"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    logs: list[list[str]] = [[], []]
+    readers = [threading.Thread(target=lambda p=p, out=out: out.extend(p.stderr), daemon=True)
+               for p, out in zip(procs, logs)]
+    for r in readers:
+        r.start()
+    # both processes up (start-up takes seconds on a busy machine), then several cycles with both running
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(any("holder " in line for line in out) for out in logs):
+        time.sleep(0.2)
+    time.sleep(6)
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    for p, r in zip(procs, readers):
+        p.wait(timeout=30)
+        r.join(timeout=10)
+    errs = ["".join(out) for out in logs]
+    assert all("Traceback" not in e and "IntegrityError" not in e for e in errs), errs
+    with Store.open(db).session() as s:
+        audit = s.scalars(select(AuditLog).where(AuditLog.action.in_(("actuate", "noop")))).all()
+        decisions = s.scalars(select(DecisionRow)).all()
+    acted = [(a.detail["cycle"], a.target) for a in audit]
+    assert len(acted) >= 5 * 3, "the active controller ran several cycles"
+    assert len(acted) == len(set(acted)), "no (cycle, target) was actuated twice"
+    assert len(decisions) == len(acted)
+    holders = {e.split("holder ")[1].split(";")[0] for e in errs if "holder " in e}
+    assert len(holders) == 2, "two processes ran"

@@ -1,0 +1,147 @@
+"""The loop closes on a user's own data, with real parts: a real Prometheus scrapes vLLM-named serving
+metrics of two replicas and DCGM GPU use → `costplane ingest prometheus` → `costplane controller run
+--once --actuator kubernetes` → the loopback Kubernetes API sees the Deployment scaled to what the demand
+needs → the decision is visible through the HTTP API of `costplane serve`.
+
+Ledger of the scrape target: replicas chat-7d9f8c6b5d-x2kq9 and chat-7d9f8c6b5d-m4pzt each serve
+5 requests/s (vllm:request_success_total = 5 t), so the service `chat` sees 10 requests/s; at
+2.1 requests/s per replica it needs 5 replicas (4.76, with room for rate()'s jitter of a few percent). vllm:num_requests_waiting is 3 and 4: a queue of 7.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler
+
+import httpx
+import pytest
+import yaml
+from test_controller import FakeKubeAPI
+from test_ingest_prometheus import _free_port, _serve
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PODS = ("chat-7d9f8c6b5d-x2kq9", "chat-7d9f8c6b5d-m4pzt")
+SPEC = {"gpu": "H100", "gpus_per_replica": 1, "capacity_per_replica": 2.1, "cold_start_s": 120,
+        "min_replicas": 1, "max_replicas": 32, "scale_to_zero": False, "max_queue_s": 10}
+
+
+class _Serving(BaseHTTPRequestHandler):
+    t0 = time.time()
+
+    def do_GET(self):
+        t = time.time() - self.t0
+        lines = ["# TYPE vllm:request_success_total counter", "# TYPE vllm:num_requests_waiting gauge"]
+        for i, pod in enumerate(PODS):
+            labels = f'namespace="serving",pod="{pod}",model_name="llama-3-8b",team="product"'
+            lines += [f"vllm:request_success_total{{{labels}}} {5 * t:.6f}",
+                      f"vllm:num_requests_waiting{{{labels}}} {3 + i}"]
+        data = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    import shutil
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        reason = "prometheus binary not found (apt-get install prometheus; scripts/test.sh does it in CI)"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    target = _serve(_Serving)
+    tmp = tmp_path_factory.mktemp("prom-e2e")
+    (tmp / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        f"scrape_configs:\n  - job_name: vllm\n    static_configs:\n      - targets: ['127.0.0.1:{target.server_port}']\n")
+    port = _free_port()
+    proc = subprocess.Popen([binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:  # 15 s of rate() samples over a 5 s window
+            try:
+                r = httpx.get(f"{url}/api/v1/query", timeout=2,
+                              params={"query": "count_over_time(vllm:num_requests_waiting[5m])"}).json()
+                if r["data"]["result"] and min(float(x["value"][1]) for x in r["data"]["result"]) >= 20:
+                    break
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("Prometheus scraped nothing in 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        target.shutdown()
+
+
+def _cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "costplane", *args], capture_output=True, text=True, timeout=180,
+                          env=env)
+
+
+def test_ingested_serving_metrics_scale_the_deployment_and_show_in_the_api(prometheus, tmp_path):
+    db = f"sqlite:///{tmp_path / 'loop.db'}"
+    ingest = _cli("ingest", "prometheus", "--url", prometheus, "--start", "-5m", "--step", "1",
+                  "--rate-window", "5", "--db", db, "--json")
+    assert ingest.returncode == 0, ingest.stderr
+    per_metric = json.loads(ingest.stdout)["per_metric"]
+    assert per_metric.get("requests_per_s", 0) >= 20 and per_metric.get("queue_waiting", 0) >= 20
+
+    services = tmp_path / "services.yaml"
+    services.write_text(yaml.safe_dump({"services": [{"name": "chat", "team": "product", "policy": "hybrid",
+                                                      "target": "deployment/serving/chat", **SPEC}]}))
+    with FakeKubeAPI({"deployment/serving/chat": 1}) as kube:
+        run = _cli("controller", "run", "--once", "--db", db, "--services", str(services), "--actuator",
+                   "kubernetes", "--kube-host", kube.url, "--json")
+        assert run.returncode == 0, run.stderr
+        decision = json.loads(run.stdout)["decisions"][0]
+        assert decision["target"] == "deployment/serving/chat"
+        # 2 replicas x 5 req/s = 10 req/s at 2.1 req/s per replica: 5 replicas, and the Deployment is scaled to it
+        assert decision["desired"]["replicas"] == 5, decision
+        assert kube.replicas["deployment/serving/chat"] == 5 and kube.patches == [("deployment/serving/chat", 5)]
+
+    status = _cli("controller", "status", "--db", db, "--json")
+    assert status.returncode == 0, status.stderr
+    st = json.loads(status.stdout)
+    assert st["lease"] is None, "a --once run gives the lease back"
+    assert st["targets"][0]["desired"] == 5 and st["services_with_state"] == 1
+
+    token = json.loads(_cli("token", "create", "--name", "e2e", "--role", "viewer", "--db", db, "--json").stdout)
+    port = _free_port()
+    env = {**os.environ, "COSTPLANE_HOME": str(tmp_path / "home")}
+    server = subprocess.Popen([sys.executable, "-m", "costplane", "serve", "--db", db, "--port", str(port),
+                               "--no-controller"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        body = httpx.get(f"{base}/api/v1/decisions", headers={"Authorization": f"Bearer {token['token']}"},
+                         timeout=10).json()
+        items = body["data"]
+        assert any(d["target"] == "deployment/serving/chat" and d["desired"]["replicas"] == 5 for d in items), body
+        queue = [d["observation"]["queue_units"] for d in items if d["target"] == "deployment/serving/chat"]
+        assert queue == [7.0], "the observation carries the summed vLLM waiting queue"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
