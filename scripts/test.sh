@@ -26,5 +26,9 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# 3b. SkyPilot for the hand-off test, in its own venv: it pins click<8.2 and uvicorn<0.36, older than ours.
+[ -x .venv-sky/bin/python ] || { python3 -m venv .venv-sky && .venv-sky/bin/python -m pip install -q \
+  --disable-pip-version-check 'skypilot==0.14.1'; } || { rm -rf .venv-sky; echo "test.sh: SkyPilot install failed; its test skips outside CI" >&2; }
+
 # 4. The suite. pytest exits non-zero on any failure and (exit 5) when no test ran.
 exec .venv/bin/python -m pytest "$@"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from costplane.catalog._csv import read_catalog_csv, write_catalog_csv
 from costplane.catalog._discounts import Discount, apply_discounts, read_discounts
+from costplane.catalog._sky_task import sky_accelerator, sky_task, sky_warning, write_sky_task
 from costplane.catalog._skypilot import import_skypilot_dir
 from costplane.core.errors import CatalogError
 from costplane.core.types import Catalog
@@ -24,7 +25,11 @@ __all__ = [
     "load_catalog",
     "read_catalog_csv",
     "read_discounts",
+    "sky_accelerator",
+    "sky_task",
+    "sky_warning",
     "write_catalog_csv",
+    "write_sky_task",
 ]
 
 

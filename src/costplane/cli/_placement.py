@@ -14,6 +14,10 @@ from costplane.core.files import read_structured
 from costplane.placement import PlacementRequest, place, plan_fleet, read_fleet_spec
 
 
+SkyYamlOpt = Annotated[Path | None, typer.Option(
+    "--sky-yaml", help="Also write the choice as a SkyPilot task file here (`sky launch FILE`).")]
+
+
 def place_cmd(
     gpu: Annotated[str | None, typer.Option(help="GPU model (normalised name, e.g. H100).")] = None,
     gpus: Annotated[int, typer.Option(help="GPUs per node.")] = 1,
@@ -28,6 +32,7 @@ def place_cmd(
     limit: Annotated[int, typer.Option(help="How many offers to return.")] = 20,
     catalog: CatalogOpt = None,
     discounts: DiscountsOpt = None,
+    sky_yaml: SkyYamlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cheapest feasible offers for one request, ranked by total cost."""
@@ -35,6 +40,10 @@ def place_cmd(
                                tuple(c.lower() for c in cloud or ()), tuple(region or ()), spot)
     cat = load_catalog(catalog, discounts)
     offers = place(request, cat, limit=limit)
+    if sky_yaml is not None and offers:
+        best = offers[0]
+        _write_sky(sky_yaml, f"costplane-{best.gpu.lower()}-{best.gpus_per_node}x{best.nodes}", best, best.gpus_per_node,
+                   catalog, f"${best.hourly_usd:.4f}/h for {best.nodes} node(s), ${best.total_usd:.2f} for {hours:g} h")
     if as_json:
         emit_json({"request": request.to_dict(), "catalog": {"as_of": cat.as_of, "source": cat.source},
                    "offers": [p.to_dict() for p in offers]})
@@ -46,6 +55,23 @@ def place_cmd(
         table.add_row(str(i), p.cloud, p.region, p.zone or "", p.instance_type, f"{p.gpus_per_node}×{p.gpu}",
                       str(p.nodes), "spot" if p.spot else "", money(p.hourly_usd), money(p.total_usd))
     console.print(table)
+
+
+def _write_sky(path: Path, name: str, choice, gpus_per_node: int, catalog: str | Path | None, priced: str) -> None:
+    """The chosen offer as a SkyPilot task (`resources`: infra, instance_type, accelerators, use_spot)."""
+    from costplane.catalog import sky_task, sky_warning, write_sky_task
+    from costplane.cli._common import err_console
+
+    catalog_dir = Path(catalog) if catalog and Path(catalog).is_dir() else None
+    task = sky_task(name=name, cloud=choice.cloud, region=choice.region, instance_type=choice.instance_type,
+                    gpu=choice.gpu, gpus_per_node=gpus_per_node, nodes=choice.nodes, spot=choice.spot,
+                    catalog_dir=catalog_dir)
+    zone = f", zone {choice.zone}" if choice.zone else ""
+    write_sky_task(path, task, f"SkyPilot task written by costplane: {choice.cloud} {choice.region}{zone} "
+                               f"{choice.instance_type} {'spot' if choice.spot else 'on-demand'}, {priced}")
+    warning = sky_warning(task)
+    if warning:
+        err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
 
 
 def plan_cmd(

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from costplane.catalog import load_catalog
 from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
+from costplane.cli._placement import SkyYamlOpt, _write_sky
 from costplane.core.errors import InputError
 from costplane.core.files import read_structured
 from costplane.training import TrainingPlan, parse_duration_s, parse_rates, plan_training, read_profile
@@ -90,6 +91,7 @@ def train_plan_cmd(
                                      "spot interruptions per node-hour.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the cost–time frontier as a PNG here.")] = None,
     catalog: CatalogOpt = None,
+    sky_yaml: SkyYamlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cheapest expected cost to finish a training job (GPU model × count × offer × spot), and the frontier."""
@@ -103,6 +105,10 @@ def train_plan_cmd(
         err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
     if plot is not None:
         plot_frontier(plan, plot)
+    if sky_yaml is not None:
+        c = plan.choice
+        _write_sky(sky_yaml, plan.profile_name, c, c.gpus_per_node, catalog,
+                   f"expected {c.expected_hours:.2f} h and ${c.expected_cost_usd:.2f}")
     if as_json:
         emit_json(plan.to_dict())
         return
