@@ -13,7 +13,6 @@ from costplane.cli._common import CatalogOpt, DiscountsOpt, JsonOpt, console, em
 from costplane.core.files import read_structured
 from costplane.placement import PlacementRequest, place, plan_fleet, read_fleet_spec
 
-
 SkyYamlOpt = Annotated[Path | None, typer.Option(
     "--sky-yaml", help="Also write the choice as a SkyPilot task file here (`sky launch FILE`).")]
 
