@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from costplane.autoscale import POLICIES, AutoscaleConfig, Decision, ServiceSpec
 from costplane.replay.inference import initial_replicas, replay_inference
-from costplane.replay.oracle import _solve_window, closed_form, layer_cost, lp_bound, milp_seconds, oracle
+from costplane.replay.oracle import _solve_window, closed_form, layer_cost, lp_bound, milp_limits, milp_nodes, oracle
 from costplane.traces import DemandSeries
 
 SPEC = ServiceSpec("s", "H100", 1, 1.0, 3.0, 0, 4, True, 0.0)
@@ -45,7 +45,7 @@ def test_closed_form_equals_the_integer_program_without_queue(counts, cold, stz,
     counts, spec = _tiny_trace(counts, cold, 0, stz, min_r)
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 1.0)
     floor = 0 if spec.scale_to_zero else spec.floor_replicas
-    exact = _solve_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0)[0]
+    exact = _solve_window(counts, spec, 1.0, cold, 0, n0, floor, integer=milp_limits(10_000))[0]
     relaxed = _solve_window(counts, spec, 1.0, cold, 0, n0, floor)[0]
     cf = closed_form(counts, spec, 1.0, n0).replica_steps
     assert cf == pytest.approx(exact, abs=1e-6)
@@ -58,7 +58,7 @@ def test_closed_form_on_decision_ticks_equals_the_integer_program(counts, cold, 
     counts, spec = _tiny_trace(counts, cold, 0, stz, 0)
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, float(every))
     floor = 0 if spec.scale_to_zero else spec.floor_replicas
-    exact = _solve_window(counts, spec, 1.0, cold, 0, n0, floor, integer_s=5.0, every=every)[0]
+    exact = _solve_window(counts, spec, 1.0, cold, 0, n0, floor, integer=milp_limits(10_000), every=every)[0]
     cf = closed_form(counts, spec, 1.0, n0, decision_interval_s=float(every)).replica_steps
     per_step = closed_form(counts, spec, 1.0, n0).replica_steps
     assert cf == pytest.approx(exact, abs=1e-6)
@@ -115,9 +115,9 @@ def test_queue_bound_is_below_the_no_queue_bound_and_milp_tightens_it(seed, cold
     counts = rng.poisson(rng.uniform(0.5, 4), size=int(rng.integers(20, 60))).astype(float)
     spec = ServiceSpec("s", "H100", 1, 2.0, float(cold), 0, 8, True, float(queue))
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 1.0)
-    with milp_seconds(0):
+    with milp_nodes(0):
         lp = lp_bound(counts, spec, 1.0, n0).replica_steps
-    with milp_seconds(5.0):
+    with milp_nodes(1):
         tight = lp_bound(counts, spec, 1.0, n0).replica_steps
     no_queue = closed_form(counts, replace(spec, max_queue_s=0.0), 1.0, n0).replica_steps
     assert lp <= tight + 1e-6 <= no_queue + 2e-6
@@ -149,7 +149,7 @@ def test_default_oracle_is_the_milp_dual_bound_on_short_traces_and_the_lp_on_lon
     spec = ServiceSpec("s", "H100", 1, 2.0, 30.0, 0, 8, True, 5.0)
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 15.0)
     default = oracle(counts, spec, 1.0, n0)
-    with milp_seconds(0):
+    with milp_nodes(0):
         lp = oracle(counts, spec, 1.0, n0)
     assert default.method == "milp-dual-bound" and lp.method == "lp"
     assert default.replica_steps >= lp.replica_steps - 1e-6
@@ -162,12 +162,52 @@ def test_oracle_gap_brackets_the_integer_optimum():
     counts = rng.poisson(3 * (rng.uniform(size=600) < 0.5)).astype(float)
     spec = ServiceSpec("s", "H100", 1, 2.0, 30.0, 0, 8, True, 5.0)
     n0 = initial_replicas(DemandSeries(0.0, 1.0, counts), spec, 15.0)
-    with milp_seconds(30.0):
+    with milp_nodes(100_000):
         solved = oracle(counts, spec, 1.0, n0, 15.0)
-    with milp_seconds(0):
+    with milp_nodes(0):
         lp = oracle(counts, spec, 1.0, n0, 15.0)
     assert solved.upper_replica_steps is not None and solved.gap is not None
     assert solved.replica_steps <= solved.upper_replica_steps + 1e-6
     assert solved.gap <= 1e-3 + 1e-9  # HiGHS closes it to its 1e-4 target on a 10-minute trace
-    assert lp.gap is None  # the LP alone has no schedule to compare with
+    assert lp.gap is not None and lp.gap >= solved.gap  # the LP's rounded-up fleet is a (looser) schedule
     assert closed_form(counts, replace(spec, max_queue_s=0.0), 1.0, n0).gap == 0.0
+
+
+_SAMPLE_ORACLE = """
+import json
+from costplane.examples import example_path
+from costplane.autoscale import read_service_spec
+from costplane.replay.inference import initial_replicas
+from costplane.replay.oracle import oracle
+from costplane.traces import load_trace
+series = load_trace(example_path("azure-conv-requests-per-s.csv"))
+spec = read_service_spec(example_path("replay-service.yaml"))
+r = oracle(series.counts, spec, series.step_s, initial_replicas(series, spec, 15.0), 15.0)
+print(json.dumps([r.method, r.replica_steps.hex(), r.upper_replica_steps.hex(), r.gap.hex()]))
+"""
+
+
+def test_default_oracle_is_bit_identical_run_to_run_and_in_a_fresh_process():
+    """The default bound (root MILP, node-limited, one thread, fixed seed) never depends on the clock."""
+    import json
+    import subprocess
+    import sys
+
+    from costplane.autoscale import read_service_spec
+    from costplane.examples import example_path
+    from costplane.traces import load_trace
+
+    series = load_trace(example_path("azure-conv-requests-per-s.csv"))
+    spec = read_service_spec(example_path("replay-service.yaml"))
+    n0 = initial_replicas(series, spec, 15.0)
+    first = oracle(series.counts, spec, series.step_s, n0, 15.0)
+    second = oracle(series.counts, spec, series.step_s, n0, 15.0)
+    assert first == second
+    assert first.method == "milp-dual-bound"
+    assert (first.replica_steps, first.upper_replica_steps) == (10870.0, 11430.0)
+    with milp_nodes(0):
+        lp = oracle(series.counts, spec, series.step_s, n0, 15.0)
+    assert lp.method == "lp" and lp.replica_steps < first.replica_steps  # the root's cuts tighten the LP
+    p = subprocess.run([sys.executable, "-c", _SAMPLE_ORACLE], capture_output=True, text=True, check=True)
+    assert json.loads(p.stdout) == [first.method, first.replica_steps.hex(), first.upper_replica_steps.hex(),
+                                    first.gap.hex()]

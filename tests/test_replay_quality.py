@@ -13,7 +13,7 @@ import pytest
 
 from costplane.autoscale import AutoscaleConfig, read_service_spec
 from costplane.replay.inference import initial_replicas, replay_inference
-from costplane.replay.oracle import milp_seconds, oracle
+from costplane.replay.oracle import milp_nodes, oracle
 from costplane.traces import load_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_forecasting_policies_serve_the_public_traces_near_the_bound_and_well_be
     spec = read_service_spec(shared_dir / spec_path if spec_path.startswith("examples") else ROOT / spec_path)
     series = load_trace(traces_dir / TRACE_FILES[trace])
     cfg = AutoscaleConfig(service=spec)
-    with milp_seconds(0):
+    with milp_nodes(0):
         bound = oracle(series.counts, spec, series.step_s, initial_replicas(series, spec, 15.0), 15.0)
     runs = {name: replay_inference(series, spec, name, 1.0, cfg, oracle_result=bound)
             for name in (policy, "hpa", "static-peak")}

@@ -86,10 +86,11 @@ def replay_cmd(
     only_service: Annotated[str | None, typer.Option(
         "--only-service", help="Requests CSV with a service column: keep this service's rows.")] = None,
     decision_interval: Annotated[float, typer.Option("--decision-interval", help="Seconds between decisions.")] = 15.0,
-    oracle_milp_seconds: Annotated[float | None, typer.Option(
-        "--oracle-milp-seconds", help="With a queue: also run the integer program this long per 4 h window and "
-                                      "use its (tighter, still valid) dual bound; 0 = LP only; default 5 s "
-                                      "on traces up to 4 h, LP only on longer ones.")] = None,
+    oracle_milp_nodes: Annotated[int | None, typer.Option(
+        "--oracle-milp-nodes", min=0, max=1_000_000,
+        help="With a queue: also run the integer program for up to this many branch-and-bound nodes per 4 h "
+             "window and use its (tighter, still valid) dual bound; work-limited, so the same on every "
+             "machine; 0 = LP only; default: the root node on traces up to 4 h, LP only on longer ones.")] = None,
     forecaster: Annotated[str, typer.Option(
         help="Demand forecaster of predictive/hybrid: recent-quantile (fast default) or a costplane.forecast "
              "model name such as ets (fitted on per-minute means).")] = "recent-quantile",
@@ -110,7 +111,7 @@ def replay_cmd(
     if compare:
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("replaying policies", total=len(POLICIES) + 1)
-            with oracle_mod.milp_seconds(oracle_milp_seconds):
+            with oracle_mod.milp_nodes(oracle_milp_nodes):
                 results = compare_policies(series, spec, price, cfg=cfg, price_source=source,
                                            on_done=lambda _: progress.advance(task))
             path = plot_comparison(results, plot or DEFAULT_PLOT)
@@ -129,7 +130,7 @@ def replay_cmd(
                                    f"{money(rows[0]['oracle_cost_usd'])} at {money(price)}/replica-h"))
         console.print(f"plot: {path}")
         return
-    with oracle_mod.milp_seconds(oracle_milp_seconds):
+    with oracle_mod.milp_nodes(oracle_milp_nodes):
         result = replay_inference(series, spec, policy, price, cfg, price_source=source)
     d = result.to_dict()
     _warn(result.warnings)

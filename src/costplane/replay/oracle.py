@@ -45,13 +45,19 @@ are cut into windows, each solved with a free initial fleet and no deadline past
 then relaxes the restriction of the global schedule, so the sum of window optima is still a lower bound.
 
 Tighter by default on short traces: the same program with rho and x integer (the replay's schedules
-are integer, so its optimum is still a lower bound) is handed to HiGHS' branch and cut for
-`MILP_AUTO_SECONDS` when the trace fits one window. Whenever HiGHS stops (optimal, gap or time limit),
-its *dual* bound is at most the integer optimum (it is the least bound over open nodes, each a
-relaxation of its subtree), so max(LP, dual bound) is a valid lower bound; on the one-hour traces the
-root cuts alone close 5-13 % of the LP's gap on the 120 s cold-start spec. The time limit makes the value
-depend slightly on the machine's speed (a slower machine gives a bound between the LP and the
-integer optimum); `milp_seconds(0)` restores the deterministic LP, and `oracle_method` says which ran.
+are integer, so its optimum is still a lower bound) is handed to HiGHS' branch and cut when the trace
+fits one window. Whenever HiGHS stops (optimal, gap or work limit), its *dual* bound is at most the
+integer optimum (it is the least bound over open nodes, each a relaxation of its subtree), so
+max(LP, dual bound) is a valid lower bound. The work is bounded in branch-and-bound nodes, never in
+seconds, on one thread with a fixed seed, so the bound is the same on every machine and every run
+(`core.highs`). By default only the root node runs (`MILP_AUTO_NODES`), without HiGHS' sub-MIP
+heuristics: its cuts close most of the LP's gap (on the bundled one-hour chat sample the bound rises
+from 10,014 to 10,870 replica-steps, about 3 s of one core) and the root is most of what a longer
+search buys (10,904 after 50 nodes). `milp_nodes(n)` spends more; `milp_nodes(0)` keeps the LP alone.
+
+Upper bound (`upper_replica_steps`, hence `gap`): the LP's fleet rounded up per segment, with the
+starts it then needs, is an integer schedule the replay could run (more capacity, same constraints), so
+its cost is at least the integer optimum; the MILP's incumbent replaces it when cheaper.
 """
 
 from __future__ import annotations
@@ -63,31 +69,42 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from costplane.autoscale import ServiceSpec
-from costplane.core.native import native_stdout_to_stderr
+from costplane.core.highs import WorkLimits, solve
 
 LP_WINDOW_STEPS = 14_400  # 4 h at 1 s: HiGHS solves one window in about a second
-MILP_AUTO_SECONDS = 5.0   # default integer-program time on a one-window trace (root cuts do most of the work)
+# Default integer-program work on a one-window trace: counted in branch-and-bound nodes, never seconds, so
+# the bound is the same on every machine (root cuts do most of the work; see the module docstring).
+MILP_AUTO_NODES = 1
 MILP_AUTO_MAX_STEPS = LP_WINDOW_STEPS  # longer traces: LP only, so a week's oracle stays under a minute
-_MILP_SECONDS: list[float | None] = [None]  # per-window MILP seconds; None = automatic (see milp_seconds())
+_MILP_NODES: list[int | None] = [None]  # per-window MILP node budget; None = automatic (see milp_nodes())
+
+
+def milp_limits(nodes: int) -> WorkLimits:
+    """The deterministic work limits of one window's MILP with a budget of `nodes` branch-and-bound nodes."""
+    if nodes <= 1:  # the root alone: its cuts give the bound; the LP's rounding gives the schedule
+        return WorkLimits(max_nodes=1, rel_gap=1e-4, safety_s=MILP_SAFETY_S, sub_mip_heuristics=False)
+    return WorkLimits(max_nodes=nodes, rel_gap=1e-4, safety_s=MILP_SAFETY_S)
+
+
+MILP_SAFETY_S = 300.0  # a hang guard only: a MILP that reaches it is dropped for the (deterministic) LP
 
 
 @contextmanager
-def milp_seconds(seconds: float | None) -> Iterator[None]:
-    """Within the block, the queue bound runs the MILP for `seconds` per window and keeps its dual bound.
+def milp_nodes(nodes: int | None) -> Iterator[None]:
+    """Within the block, the queue bound runs the MILP for up to `nodes` nodes per window, keeping its dual bound.
 
     HiGHS' MILP dual bound is valid whenever it stops (it never exceeds the integer optimum) and is
-    kept only when above the LP bound, so this only tightens the oracle. 0 = the deterministic LP
-    only; None = the default (MILP_AUTO_SECONDS on traces of at most MILP_AUTO_MAX_STEPS steps).
+    kept only when above the LP bound, so this only tightens the oracle. 0 = the LP only; None = the
+    default (MILP_AUTO_NODES on traces of at most MILP_AUTO_MAX_STEPS steps, LP only on longer ones).
     """
-    old = _MILP_SECONDS[0]
-    _MILP_SECONDS[0] = None if seconds is None else max(0.0, float(seconds))
+    old = _MILP_NODES[0]
+    _MILP_NODES[0] = None if nodes is None else max(0, int(nodes))
     try:
         yield
     finally:
-        _MILP_SECONDS[0] = old
+        _MILP_NODES[0] = old
 
 
 @dataclass(frozen=True)
@@ -211,8 +228,9 @@ def _decision_segments(n: int, c: int, every: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _solve_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, d: int, rho0_max: float,
-                  floor: int, integer_s: float = 0.0, every: int = 1) -> tuple[float, float | None]:
-    """(lower bound, cost of the best integer schedule found or None) for one window."""
+                  floor: int, integer: WorkLimits | None = None, every: int = 1
+                  ) -> tuple[float, float | None, bool]:
+    """(lower bound, cost of the best integer schedule found or None, whether the MILP's bound was used)."""
     n = counts.size
     per_step = spec.capacity_per_replica * step_s
     cum = np.cumsum(counts)
@@ -261,24 +279,21 @@ def _solve_window(counts: np.ndarray, spec: ServiceSpec, step_s: float, c: int, 
         np.column_stack([np.zeros(m), np.full(m, np.inf)]),
         np.column_stack([lower, cum]),
     ])
-    if integer_s:
+    res = solve(cost, a, np.full(r, -np.inf), np.zeros(r), bounds[:, 0], bounds[:, 1])
+    if not res.optimal or res.objective is None or res.x is None:  # pragma: no cover - built to be feasible
+        raise RuntimeError(f"oracle LP failed: {res.status}")
+    lp = res.objective
+    # The LP's fleet rounded up is an integer schedule (more capacity, same starts pattern): an upper bound.
+    rho = np.ceil(res.x[:j_n] - 1e-7)
+    grow = np.maximum(rho[lands] - rho[lands - 1], 0.0)
+    upper = float(seg_len @ rho + c * grow.sum())
+    if integer is not None:
         integrality = np.concatenate([np.ones(j_n + m), np.zeros(n)])
-        with native_stdout_to_stderr():
-            res = milp(cost, constraints=LinearConstraint(a, -np.inf, np.zeros(r)), integrality=integrality,
-                       bounds=Bounds(bounds[:, 0], bounds[:, 1]),
-                       options={"time_limit": integer_s, "mip_rel_gap": 1e-4, "disp": False})
-        if res.get("mip_dual_bound") is not None and np.isfinite(res.mip_dual_bound):
-            upper = float(res.fun) if res.x is not None else None
-            return max(float(res.mip_dual_bound), _lp_value(cost, a, r, bounds)), upper
-    return _lp_value(cost, a, r, bounds), None
-
-
-def _lp_value(cost: np.ndarray, a: sp.csr_matrix, r: int, bounds: np.ndarray) -> float:
-    with native_stdout_to_stderr():
-        res = linprog(cost, A_ub=a, b_ub=np.zeros(r), bounds=bounds, method="highs")
-    if res.status != 0:  # pragma: no cover - the bounds above are built to be feasible
-        raise RuntimeError(f"oracle LP failed: {res.message}")
-    return float(res.fun)
+        mip = solve(cost, a, np.full(r, -np.inf), np.zeros(r), bounds[:, 0], bounds[:, 1], integrality, integer)
+        if mip.dual_bound is not None and not mip.hit_time_limit:
+            best = upper if mip.objective is None else min(upper, mip.objective)
+            return max(mip.dual_bound, lp), best, True
+    return lp, upper, False
 
 
 def decision_steps(decision_interval_s: float | None, step_s: float) -> int:
@@ -293,15 +308,18 @@ def lp_bound(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_repli
     c = cold_start_steps(spec, step_s)
     d = queue_steps(spec, step_s)
     floor = 0 if spec.scale_to_zero else spec.floor_replicas
-    integer_s = _MILP_SECONDS[0]
-    if integer_s is None:
-        integer_s = MILP_AUTO_SECONDS if counts.size <= MILP_AUTO_MAX_STEPS else 0.0
+    nodes = _MILP_NODES[0]
+    if nodes is None:
+        nodes = MILP_AUTO_NODES if counts.size <= MILP_AUTO_MAX_STEPS else 0
+    integer = milp_limits(nodes) if nodes > 0 else None
+    used_milp = False
     total = 0.0
     uppers: list[float | None] = []
     for start in range(0, counts.size, window_steps):
         chunk = counts[start: start + window_steps]
         rho0 = initial_replicas if start == 0 else spec.max_replicas  # later windows: free initial fleet
-        lower, upper = _solve_window(chunk, spec, step_s, c, d, rho0, floor, integer_s, every)
+        lower, upper, milp = _solve_window(chunk, spec, step_s, c, d, rho0, floor, integer, every)
+        used_milp = used_milp or milp
         total += lower
         uppers.append(upper)
     # Windows relax their edges, so only a one-window incumbent is a schedule for the whole trace.
@@ -311,7 +329,7 @@ def lp_bound(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_repli
     cap[: min(c, counts.size)] = initial_replicas * per_step
     served = max_fleet_served(counts, cap, d)
     unservable = float(counts.sum() - (served[-1] if served.size else 0.0))
-    return OracleResult(total, step_s, "milp-dual-bound" if integer_s else "lp", max(0.0, unservable), upper_total)
+    return OracleResult(total, step_s, "milp-dual-bound" if used_milp else "lp", max(0.0, unservable), upper_total)
 
 
 def oracle(counts: np.ndarray, spec: ServiceSpec, step_s: float, initial_replicas: int,
