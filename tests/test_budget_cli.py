@@ -61,5 +61,8 @@ def test_budget_errors(cli, tmp_path):
     assert r.code != 0 and "--team or --project" in r.err
     r = cli("budget", "set", "--team", "x", "--amount", "-5", "--db", db)
     assert r.code != 0 and "positive" in r.err
+    r = cli("budget", "status", "--db", db)  # reading never creates the store
+    assert r.code != 0 and "no costplane store" in r.err and "To fix" in r.err
+    assert cli("db", "upgrade", "--db", db).code == 0
     r = cli("budget", "status", "--db", db)
     assert r.code == 0 and "no budgets yet" in r.out

@@ -58,10 +58,29 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click_exceptions.ClickException as exc:  # usage errors: one stderr line, like every user error
         message = " ".join(exc.format_message().split()).rstrip(".")
-        err_console.print(f"error: {message}; see `costplane --help`", highlight=False, markup=False, soft_wrap=True)
+        ctx = getattr(exc, "ctx", None)
+        command = getattr(ctx, "command_path", None) or "costplane"
+        err_console.print(f"error: {message}. To fix: see `{command} --help`", highlight=False, markup=False,
+                          soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
+    except OSError as exc:  # a path the user named cannot be read or written (a directory, /proc, no permission)
+        where = f" {exc.filename}" if exc.filename else ""
+        err_console.print(f"error: cannot use{where}: {exc.strerror or exc.__class__.__name__}. To fix: name a "
+                          "file in an existing folder you may write to (not a directory)", highlight=False,
+                          markup=False, soft_wrap=True)
+        return 2
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        err_console.print(f"error: the database refused the operation: {first}. To fix: check --db / "
+                          "COSTPLANE_DB_URL, then run `costplane db upgrade --db URL`", highlight=False,
+                          markup=False, soft_wrap=True)
+        return 2
     return 0
 
 

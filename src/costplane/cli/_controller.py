@@ -129,7 +129,7 @@ def status_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     from costplane.core.clock import WallClock
     from costplane.store import ControllerState, DecisionRow, Store
 
-    store = Store.open(db)
+    store = Store.open(db, create=False)
     now_s = WallClock().now_s()
     lease = read_lease(store)
     with store.session() as s:

@@ -28,7 +28,7 @@ def status_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     from costplane.store import CostRecord, DecisionRow, PlanRow, Store, UsageSample, current_revision
     from costplane.store.models import CatalogVersion
 
-    store = Store.open(db)
+    store = Store.open(db, create=False)
     counts = {m.__tablename__: store.count(m) for m in (CatalogVersion, PlanRow, UsageSample, CostRecord, DecisionRow)}
     info = {"url": store.url, "revision": current_revision(store.engine), "rows": counts}
     if as_json:

@@ -152,7 +152,7 @@ def token_list_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     from costplane.api._tokens import list_tokens
     from costplane.store import Store
 
-    rows, _ = list_tokens(Store.open(db), limit=10_000, offset=0)
+    rows, _ = list_tokens(Store.open(db, create=False), limit=10_000, offset=0)
     data = [{"id": r.id, "name": r.name, "role": r.role, "team": r.team, "revoked": r.revoked} for r in rows]
     if as_json:
         emit_json({"tokens": data})
@@ -173,7 +173,7 @@ def token_revoke_cmd(token_id: Annotated[int, typer.Argument(help="Token id (see
     from costplane.core.clock import WallClock
     from costplane.store import Store
 
-    row = revoke_token(Store.open(db), token_id, WallClock().now_s(), actor="cli")
+    row = revoke_token(Store.open(db, create=False), token_id, WallClock().now_s(), actor="cli")
     console.print(f"revoked token {row.id} ({row.name})", highlight=False)
 
 

@@ -205,6 +205,14 @@ class TagKeys(Strict):
     project: Names | None = None
 
 
+class NodeWhere(Strict):
+    """Where one node runs (the mapping file's `nodes:` rows): costing prices its GPUs from the catalog."""
+
+    instance_type: Name
+    cloud: Name | None = None
+    region: Name | None = None
+
+
 class MappingFile(Strict):
     workload: Names | None = None
     team: Names | None = None
@@ -213,6 +221,7 @@ class MappingFile(Strict):
     namespaces: dict[Annotated[str, BeforeValidator(_name)], NamespaceOverride] | None = None
     serving: ServingMetrics | None = None
     tags: TagKeys | None = None
+    nodes: dict[Annotated[str, BeforeValidator(_name)], NodeWhere] | None = None
 
 
 # ------------------------------------------------------------------ validation with one-line errors
@@ -226,7 +235,8 @@ def validate(model: type[M], data: Any, source: str, lines: Mapping[tuple, int] 
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a mapping of keys at the top level, got {_kind(data)}",
+        raise InputError(f"{source}: expected a mapping with keys {', '.join(model.model_fields)} at the top level, "
+                         f"got {_kind(data)}",
                          fix=f"write `key: value` lines as in {docs}")
     try:
         return model.model_validate(data)

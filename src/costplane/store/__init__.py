@@ -21,6 +21,7 @@ from costplane.core.types import OFFER_COLUMNS, Catalog
 from costplane.store._engine import (
     current_revision,
     default_url,
+    existing_store_engine,
     make_engine,
     masked,
     migrate,
@@ -97,8 +98,11 @@ class Store:
     engine: Engine
 
     @classmethod
-    def open(cls, url: str | None = None, upgrade: bool = True) -> Store:
-        engine = make_engine(url)
+    def open(cls, url: str | None = None, upgrade: bool = True, create: bool = True) -> Store:
+        """`create=False` for commands that only read: a missing store or a database without costplane's
+        schema is a StoreError (never new tables in someone else's database); an older costplane schema is
+        upgraded."""
+        engine = make_engine(url) if create else existing_store_engine(url)
         if upgrade:
             migrate(engine)
         return cls(engine)

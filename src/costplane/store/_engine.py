@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from costplane.core.errors import StoreError
@@ -112,8 +112,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
-    except OperationalError as exc:
-        raise StoreError(f"database {masked(str(engine.url))} is unreachable: {_first_line(exc)}",
+    except DBAPIError as exc:  # unreachable, or not a database at all (`file is not a database`)
+        raise StoreError(f"database {masked(str(engine.url))} is unreachable or not a database: {_first_line(exc)}",
                          fix="start the database or fix --db / COSTPLANE_DB_URL") from None
 
 
@@ -123,9 +123,31 @@ def current_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
-    except OperationalError as exc:
-        raise StoreError(f"database {masked(str(engine.url))} is unreachable: {_first_line(exc)}",
+    except DBAPIError as exc:  # unreachable, or not a database at all (`file is not a database`)
+        raise StoreError(f"database {masked(str(engine.url))} is unreachable or not a database: {_first_line(exc)}",
                          fix="start the database or fix --db / COSTPLANE_DB_URL") from None
+
+
+def existing_store_engine(url: str | None = None) -> Engine:
+    """An engine on a store costplane created (for commands that only read): never creates a file or a table.
+
+    A missing SQLite file, or a database without costplane's schema, is a StoreError that says how to create it.
+    """
+    url = url or default_url()
+    fix = (f"fill it (costplane ingest prometheus|usage|focus --db {url}) or create it empty "
+           f"(costplane db upgrade --db {url})")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).expanduser().is_file():
+            raise StoreError(f"no costplane store at {masked(url)}", fix=fix)
+    engine = make_engine(url)
+    if current_revision(engine) is None:
+        engine.dispose()
+        raise StoreError(f"no costplane store at {masked(url)} (the database has no costplane schema)", fix=fix)
+    return engine
 
 
 def table_names(engine: Engine) -> list[str]:
