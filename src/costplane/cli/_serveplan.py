@@ -165,13 +165,13 @@ def serve_plan_cmd(
         task = progress.add_task("replaying candidates", total=len(prof.candidates))
         plan = run_serve_plan(prof, series, cat, decision_interval_s=decision_interval, tight_oracle=tight_oracle,
                               on_done=lambda _: progress.advance(task))
-    for w in plan.warnings:
-        err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
     if plot is not None:
         plot_plan(plan, plot)
     if not as_json:
         _print_plan(plan, Path(series.source).name)
-    choice = require_choice(plan)  # no candidate meets the SLO: exit 1 naming the best served share
+    choice = require_choice(plan)  # no candidate meets the SLO: exit 1, one line naming the best served share
+    for w in plan.warnings:
+        err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
     if write_spec_to is not None:
         write_spec(plan, choice, write_spec_to, bool(cat.discounts_applied), cat.source)
     if sky_yaml is not None:
