@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from api_fixtures import build_world
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -16,8 +17,6 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from api_fixtures import build_world
 
 FUZZ_EXAMPLES = 15
 

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from api_fixtures import build_world
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-
-from api_fixtures import build_world
 
 GRAFANA = Path(__file__).resolve().parents[1] / "grafana" / "costplane-dashboard.json"
 

@@ -7,11 +7,11 @@ import concurrent.futures
 import textwrap
 
 import pytest
+from api_fixtures import NOW_S, build_world
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from api_fixtures import NOW_S, build_world
 from costplane.api import Settings, create_app, create_token
 from costplane.store import AuditLog, Budget
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from costplane.core.errors import InputError, NotFittedError
 from costplane.forecast import (
-    MODELS,
     ETS,
+    MODELS,
     Forecast,
     backtest,
     cutoffs,

@@ -11,11 +11,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from reference.legacy_replay import legacy_replay
 
-from costplane.autoscale import AutoscaleConfig, POLICIES, read_service_spec
+from costplane.autoscale import POLICIES, AutoscaleConfig, read_service_spec
 from costplane.replay.inference import replay_inference
 from costplane.traces import load_trace
-from reference.legacy_replay import legacy_replay
 
 TRACES = {"azure-conv": "azure-llm-2023/AzureLLMInferenceTrace_conv.csv",
           "azure-code": "azure-llm-2023/AzureLLMInferenceTrace_code.csv",

@@ -11,7 +11,7 @@
 - `GpuAgent.samples(now_s)` gives the same readings as UsageSample rows (source `agent`, stored units).
 """
 
-from costplane.agent._agent import GpuAgent, DcgmCollector
-from costplane.agent._nvml import GpuReading, GpuReader, NvmlReader, NvmlStatus
+from costplane.agent._agent import DcgmCollector, GpuAgent
+from costplane.agent._nvml import GpuReader, GpuReading, NvmlReader, NvmlStatus
 
 __all__ = ["DcgmCollector", "GpuAgent", "GpuReader", "GpuReading", "NvmlReader", "NvmlStatus"]

@@ -5,7 +5,14 @@ measures its CPU time as the stand-in for GPU time.
 """
 
 from costplane.training._plan import PlanOption, TrainingPlan, enumerate_options, pareto_frontier, plan_training
-from costplane.training._profile import JobProfile, ThroughputPoint, parse_duration_s, parse_profile, parse_rates, read_profile
+from costplane.training._profile import (
+    JobProfile,
+    ThroughputPoint,
+    parse_duration_s,
+    parse_profile,
+    parse_rates,
+    read_profile,
+)
 from costplane.training._spot import (
     DEFAULT_INTERRUPTIONS_PER_HOUR,
     FALLBACK_INTERRUPTIONS_PER_HOUR,
