@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.rule import Rule
 
-from costplane.cli import _forecast, _ingest, _jobs, _measure, _placement, _replay, _serve, _training
+from costplane.cli import _forecast, _ingest, _jobs, _measure, _placement, _replay, _serve, _serveplan, _training
 from costplane.cli._common import console
 from costplane.examples import example_path
 
@@ -23,6 +23,7 @@ DEMO_STEPS = (
     _forecast.demo_forecast,
     _ingest.demo_ingest,
     _training.demo_training,
+    _serveplan.demo_serve_plan,
     _serve.demo_serve,
 )
 
