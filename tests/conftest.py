@@ -15,6 +15,8 @@ SHARED_DATA = SHARED / "data"
 SKYPILOT_DIR = SHARED_DATA / "catalog" / "skypilot-v8"
 TRACES = SHARED_DATA / "traces"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Secrets at rest (webhook URLs) need a Fernet key: a fixed test key, so no test writes ~/.costplane/secret.key.
+os.environ.setdefault("COSTPLANE_SECRET_KEY", "x8hbXo0d3hZ0Q2dQbVgdAcpn1lX7H6m5z8jVYVq4sE0=")
 
 
 @pytest.fixture(scope="session")

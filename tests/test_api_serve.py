@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 
 def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
-    """The real process: first start prints the admin token and writes it 0600; the controller decides."""
+    """The real process: first start writes the admin token 0600 (never to stderr); the controller decides."""
     exe = shutil.which("costplane") or str(Path(sys.executable).parent / "costplane")
     port = _free_port()
     env = {**os.environ, "COSTPLANE_HOME": str(tmp_path / "home")}
@@ -74,6 +74,7 @@ def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
         assert health == {"status": "ok", "database": "ok", "controller": True}, log.read_text()
         token_file = tmp_path / "home" / "admin-token"
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "home" / "costplane.db").stat().st_mode) == 0o600
         token = token_file.read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
         assert httpx.get(f"{base}/api/v1/whoami", headers=headers).json()["role"] == "admin"
@@ -99,7 +100,7 @@ def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
             proc.kill()
             proc.wait()
     err = log.read_text()
-    assert token in err and "shown once" in err
+    assert token not in err and "admin-token" in err and "costplane token create" in err  # never printed
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) not installed")
@@ -114,3 +115,66 @@ def test_metrics_pass_promtool_lint(tmp_path):
         text = client.get("/metrics", headers=w.auth("admin")).text
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _self_signed(tmp_path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_serve_speaks_tls_with_hsts_and_verified_clients(tmp_path):
+    """`serve --tls-cert/--tls-key`: https only, HSTS on every answer; a client verifying against the cert gets in."""
+    cert, key = _self_signed(tmp_path)
+    exe = shutil.which("costplane") or str(Path(sys.executable).parent / "costplane")
+    port = _free_port()
+    env = {**os.environ, "COSTPLANE_HOME": str(tmp_path / "home")}
+    env.pop("COSTPLANE_DB_URL", None)
+    proc = subprocess.Popen([exe, "serve", "--port", str(port), "--no-seed", "--no-controller", "--tls-cert", str(cert),
+                             "--tls-key", str(key)], env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        deadline, r = time.monotonic() + 40, None
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=str(cert), timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert r is not None and r.status_code == 200
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+        with pytest.raises(httpx.HTTPError):  # an unverified certificate is refused by a default client
+            httpx.get(f"https://127.0.0.1:{port}/healthz", timeout=2)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_agent_listens_on_loopback_by_default():
+    import inspect
+
+    from costplane.cli._ingest import agent_cmd
+
+    assert inspect.signature(agent_cmd).parameters["host"].default == "127.0.0.1"

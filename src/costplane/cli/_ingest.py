@@ -18,7 +18,7 @@ from rich.table import Table
 
 from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
 from costplane.core.clock import WallClock
-from costplane.core.errors import CostplaneError
+from costplane.core.errors import CostplaneError, InputError
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: COSTPLANE_DB_URL or ~/.costplane SQLite).")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Write nothing and exit 1 if any row is rejected.")]
@@ -75,6 +75,12 @@ def prometheus_cmd(
                            "(default max(60, step)).")] = None,
     retries: Annotated[int, typer.Option(help="Attempts per request on connection errors and 5xx.")] = 4,
     timeout: Annotated[float, typer.Option(help="Seconds per HTTP request.")] = 30.0,
+    bearer_token: Annotated[str | None, typer.Option("--bearer-token", envvar="COSTPLANE_PROMETHEUS_TOKEN",
+                                                     help="Send `Authorization: Bearer TOKEN` (or set "
+                                                          "COSTPLANE_PROMETHEUS_TOKEN).", show_default=False)] = None,
+    ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", envvar="COSTPLANE_CA_BUNDLE",
+                                                   help="PEM CA bundle to verify Prometheus' TLS certificate "
+                                                        "(default: the system's CAs; TLS is always verified).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -93,7 +99,10 @@ def prometheus_cmd(
         latency_metric or serving.get("latency") or ("vllm:e2e_request_latency_seconds",),
         serving.get("quantiles") or (0.5, 0.95, 0.99), rate_window,
         queue_metric or serving.get("queue") or DEFAULT_QUEUE_GAUGES)
-    with PrometheusClient(url, timeout_s=timeout, attempts=retries) as client:
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise InputError(f"--ca-bundle {ca_bundle} does not exist", fix="pass a PEM file of CA certificates")
+    with PrometheusClient(url, timeout_s=timeout, attempts=retries, bearer_token=bearer_token,
+                          ca_bundle=str(ca_bundle) if ca_bundle else None) as client:
         with Progress(console=err_console, transient=True, disable=as_json) as progress:
             task = progress.add_task("querying Prometheus", total=len(queries))
             # _LazyOpen opens the store only after every query answered: an outage never touches the database.
@@ -181,7 +190,8 @@ def gpus_per_instance(catalog: Path | None) -> dict[str, int]:
 
 
 def agent_cmd(
-    host: Annotated[str, typer.Option(help="Address to serve /metrics on (0.0.0.0 = every interface).")] = "0.0.0.0",
+    host: Annotated[str, typer.Option(help="Address to serve /metrics on (default loopback only; pass --host 0.0.0.0 "
+                                       "for every interface, e.g. for a Prometheus on another node).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for /metrics (9400 like dcgm-exporter).")] = 9400,
     once: Annotated[bool, typer.Option("--once", help="Print one snapshot of all GPUs and exit.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Also write samples to the store (every --interval).")] = False,

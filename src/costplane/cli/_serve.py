@@ -1,8 +1,11 @@
 """`costplane serve` (API, dashboard, /metrics and the controller in one process) and `costplane token`.
 
-On a fresh store, `serve` issues the first admin token: printed once on stderr and written to
-$COSTPLANE_HOME/admin-token (mode 0600). It also seeds the bundled demo data (see
-costplane.api._seed) unless `--no-seed`, so the dashboard shows something on first start.
+On a fresh store, `serve` issues the first admin token and writes it only to
+$COSTPLANE_HOME/admin-token (mode 0600); it says where, and how to create more: only `token create`
+prints a token. `--tls-cert/--tls-key` serve https (with HSTS); /metrics needs a bearer token unless
+`--public-metrics` (then it shows no team, project, workload or budget names). With `--seed` (opt-in) it loads the bundled demo data (see
+costplane.api._seed), marked `source = demo-seed`: never counted by budgets or alerts, and removed
+with `costplane db purge-demo`. Without it the store holds only what the user put there.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import typer
 from rich.table import Table
 
 from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console
+from costplane.core.errors import InputError
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: COSTPLANE_DB_URL or ~/.costplane SQLite).")]
 ADMIN_TOKEN_FILE = "admin-token"
@@ -56,6 +60,7 @@ def _start_controller(store, clock, services: Path | None, interval_s: float, st
             return unlocked_cycle()
 
     controller.run_cycle = run_cycle_serialised
+    controller.cycle_lock = cycle_lock  # a team's cycle from the API (api._routes.controller) takes it too
 
     def loop() -> None:
         while not stop.is_set():
@@ -76,7 +81,8 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     db: DbOpt = None,
     catalog: CatalogOpt = None,
-    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load the bundled demo data into an empty store.")] = True,
+    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load the bundled demo data (marked as demo, never "
+                                       "counted by budgets; `costplane db purge-demo` removes it).")] = False,
     controller: Annotated[bool, typer.Option("--controller/--no-controller", help="Run the control loop (see --actuator).")] = True,
     services: Annotated[Path | None, typer.Option(help="Services YAML for the controller (default: bundled).")] = None,
     interval: Annotated[float, typer.Option(help="Seconds between controller cycles.", min=1.0)] = 60.0,
@@ -85,6 +91,15 @@ def serve_cmd(
                                                   "then kubeconfig).")] = None,
     validate_s: Annotated[float, typer.Option("--validate-s", min=0.0, max=3600.0, help="Wait before acting on a "
                                               "scale-down, then re-decide (0: off).")] = 15.0,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate: serve https.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
+    public_metrics: Annotated[bool, typer.Option("--public-metrics", help="Serve /metrics without a token, "
+                                                 "without team, project, workload or budget names.")] = False,
+    rate_limit: Annotated[float, typer.Option("--rate-limit", min=0.0, help="Requests per second per API token "
+                                              "(burst 2x; 0 = no limit).")] = 1000.0,
+    webhook_allow_host: Annotated[list[str] | None, typer.Option("--webhook-allow-host", help="A webhook host "
+                                  "allowed although it resolves to a private address (repeatable; also "
+                                  "COSTPLANE_WEBHOOK_ALLOW_HOSTS).")] = None,
 ) -> None:
     """Serve the REST API (/api/v1), the dashboard (/), /metrics and /healthz, with the controller running."""
     import uvicorn
@@ -95,12 +110,20 @@ def serve_cmd(
 
     store = Store.open(db)
     clock = WallClock()
+    if (tls_cert is None) != (tls_key is None):
+        raise InputError("--tls-cert and --tls-key go together", fix="pass both, or neither for plain http")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise InputError(f"TLS file {path} does not exist", fix="pass the PEM certificate and key files")
     issued = ensure_admin_token(store, clock.now_s())
-    if issued is not None:
+    if issued is not None:  # the secret goes to the 0600 file only: stderr ends up in logs
         path = _write_admin_token(issued.secret)
-        err_console.print(f"first start: admin token (shown once, also in {path}, mode 0600):\n{issued.secret}",
+        err_console.print(f"first start: an admin token was written to {path} (mode 0600); create others with "
+                          "`costplane token create --name NAME --role viewer|operator|admin [--team TEAM]`",
                           highlight=False, markup=False, soft_wrap=True)
-    settings = Settings(catalog_path=catalog)
+    settings = Settings(catalog_path=catalog, public_metrics=public_metrics, tls=tls_cert is not None,
+                        rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)),
+                        webhook_allow_hosts=tuple(webhook_allow_host or ()))
     app = create_app(settings, store, clock)
     if seed:
         from costplane.api._seed import seed_demo
@@ -109,14 +132,17 @@ def serve_cmd(
         added = seed_demo(store, load_catalog(catalog), clock.now_s())
         if added["cost_records"]:
             err_console.print(f"seeded demo data: {added['cost_records']} cost lines, {added['usage_samples']} "
-                              "usage samples (source demo-seed)", highlight=False)
+                              "usage samples (source demo-seed; remove with `costplane db purge-demo`)", highlight=False)
     stop = threading.Event()
     if controller:
         app.state.controller = _start_controller(store, clock, services, interval, stop, actuator, kube_host, validate_s)
         app.state.controller_running = app.state.controller is not None
-    err_console.print(f"costplane serving on http://{host}:{port}/ (store {store.url})", highlight=False)
+    scheme = "https" if tls_cert else "http"
+    err_console.print(f"costplane serving on {scheme}://{host}:{port}/ (store {store.url})", highlight=False)
+    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # Idle keep-alive connections close after 5 s; request bodies are bounded by the app (413).
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5, **tls)
     finally:
         stop.set()
         if getattr(app.state, "controller", None) is not None:
@@ -184,4 +210,4 @@ def register(app: typer.Typer) -> None:
 
 def demo_serve() -> None:
     console.print("[bold]serve[/]: `costplane serve` starts the API, dashboard and controller on "
-                  "http://127.0.0.1:8000/ (first start prints an admin token and loads demo data)")
+                  "http://127.0.0.1:8000/ (first start writes an admin token to $COSTPLANE_HOME/admin-token; `--seed` loads demo data)")

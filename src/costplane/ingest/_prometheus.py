@@ -121,7 +121,8 @@ class PrometheusClient:
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S, attempts: int = DEFAULT_ATTEMPTS,
                  backoff_base_s: float = BACKOFF_BASE_S, backoff_cap_s: float = BACKOFF_CAP_S,
                  max_points: int = MAX_POINTS_PER_QUERY, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 rng: random.Random | None = None, headers: Mapping[str, str] | None = None,
+                 bearer_token: str | None = None, ca_bundle: str | None = None) -> None:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"Prometheus URL {url!r} has no http:// or https:// scheme",
                              fix="pass e.g. --url http://prometheus:9090")
@@ -134,7 +135,11 @@ class PrometheusClient:
         self.max_points = max_points
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._http = httpx.Client(timeout=timeout_s, headers=dict(headers or {}))
+        headers = dict(headers or {})
+        if bearer_token:
+            headers["Authorization"] = f"Bearer {bearer_token}"
+        # TLS is always verified: against `ca_bundle` (a PEM file) when given, else the system's CAs.
+        self._http = httpx.Client(timeout=timeout_s, headers=headers, verify=ca_bundle or True)
         self.requests_made = 0
 
     def close(self) -> None:
@@ -260,7 +265,7 @@ def collect_samples(client: PrometheusClient, queries: Sequence[PromQuery], star
             key = series_key(q.name, s.labels)
             labels = {k: v for k, v in s.labels.items() if k != "__name__"}
             for ts, value in s.points:
-                if not math.isfinite(value):  # histogram_quantile of an empty window is NaN: no data, not zero
+                if not math.isfinite(value) or value < 0:  # NaN: an empty histogram_quantile; < 0: impossible
                     out.non_finite_skipped += 1
                     continue
                 out.rows.append({"source": SOURCE, "metric": q.metric, "series_key": key, "ts_s": ts,
