@@ -14,15 +14,11 @@ when that package is installed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-
-class Forecaster(Protocol):
-    def fit(self, y: np.ndarray) -> Forecaster: ...
-
-    def predict(self, h: int, level: tuple[float, ...] = ()) -> QuantileForecast: ...
+# The one forecaster protocol (fit(y) -> self, predict(h, level) -> .mean and .quantile(p)) lives in forecast.
+from costplane.forecast._types import Forecaster
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import pandas as pd
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from costplane.cli._common import JsonOpt, console, emit_json, err_console
+from costplane.cli._common import Finite, JsonOpt, console, emit_json, err_console
 from costplane.core.errors import InputError
 from costplane.forecast import (
     MODELS,
@@ -43,8 +42,8 @@ _LAYOUTS = (
 )
 
 SeriesOpt = Annotated[Path, typer.Option("--series", help="CSV unique_id,ds,y (ds: seconds or ISO 8601).")]
-HorizonOpt = Annotated[int, typer.Option("--horizon", help="Steps ahead to forecast (>= 1).")]
-SeasonOpt = Annotated[int | None, typer.Option("--season", help="Season length in steps (default: detected).")]
+HorizonOpt = Annotated[int, typer.Option("--horizon", help="Steps ahead to forecast (1..100000).", parser=Finite(1, 100_000, whole=True))]
+SeasonOpt = Annotated[int | None, typer.Option("--season", help="Season length in steps (default: detected).", parser=Finite(1, 100_000, whole=True))]
 ModelOpt = Annotated[str, typer.Option("--model", help=f"One of {', '.join(MODELS)}.")]
 LevelOpt = Annotated[list[int] | None, typer.Option("--level", help="Central interval, percent (repeatable).")]
 DupOpt = Annotated[str, typer.Option("--duplicates", help="Duplicate timestamps: error, sum or mean.")]
@@ -56,6 +55,8 @@ PLOT_SERIES = 4
 
 def read_series_csv(path: Path, duplicates: str = "error", gaps: str = "interpolate") -> SeriesSet:
     """Read and regularise a series file; warnings about fixes made go to stderr."""
+    import pandas as pd  # lazily, like every heavy import of a command module
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"series file {path} does not exist", fix="pass --series PATH to a CSV file")
@@ -128,6 +129,8 @@ def run_backtest(ss: SeriesSet, horizon: int, windows: int, season: int | None, 
 
 
 def _write_backtest_csv(path: Path, ss: SeriesSet, result: BacktestResult) -> None:
+    import pandas as pd  # lazily, like every heavy import of a command module
+
     frames = []
     for w in result.windows_out:
         fc, h = w.forecast, w.actual.size
@@ -152,7 +155,7 @@ def _interval_columns(fc) -> dict[str, np.ndarray]:
 def backtest_cmd(
     series: SeriesOpt,
     horizon: HorizonOpt,
-    windows: Annotated[int, typer.Option("--windows", help="Number of rolling-origin windows (>= 1).")],
+    windows: Annotated[int, typer.Option("--windows", help="Number of rolling-origin windows (1..10000).", parser=Finite(1, 10_000, whole=True))],
     season: SeasonOpt = None,
     model: ModelOpt = "auto",
     level: LevelOpt = None,
@@ -256,6 +259,8 @@ def predict_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast the next H steps of every series: mean and interval bounds (quantiles)."""
+    import pandas as pd  # lazily, like every heavy import of a command module
+
     lv = tuple(level or (80, 95))
     if horizon < 1:
         raise InputError(f"--horizon {horizon} must be >= 1", fix="pass a positive horizon")
@@ -329,6 +334,8 @@ def _params(state) -> dict:
 
 def _bundled_series() -> Path | None:
     """A per-minute demand sample shipped in costplane.examples, if one is there."""
+    import pandas as pd  # lazily, like every heavy import of a command module
+
     try:
         folder = Path(str(resources.files("costplane.examples")))
     except ModuleNotFoundError:

@@ -17,7 +17,7 @@ import numpy as np
 from costplane.forecast._ets import ETS
 from costplane.forecast._linear import Linear
 from costplane.forecast._naive import SeasonalNaive
-from costplane.forecast._types import Forecaster
+from costplane.forecast._types import BaseForecaster
 
 INTERNAL_WINDOWS = 2
 MIN_TRAIN_POINTS = 8
@@ -31,7 +31,7 @@ class AutoState:
     mae: dict[str, float] = field(default_factory=dict)
 
 
-class Auto(Forecaster):
+class Auto(BaseForecaster):
     """Chooses seasonal-naive, ets or linear per series by an internal rolling-origin backtest."""
 
     alias = "auto"
@@ -46,7 +46,7 @@ class Auto(Forecaster):
     def params(self) -> dict:
         return {"season": self.season, "season2": self.season2, "horizon": self.horizon, "windows": self.windows}
 
-    def candidates(self) -> list[Forecaster]:
+    def candidates(self) -> list[BaseForecaster]:
         return [ETS(self.season), SeasonalNaive(self.season), Linear(self.season, self.season2)]
 
     def _internal_horizon(self, n: int) -> int:
@@ -87,7 +87,7 @@ class Auto(Forecaster):
                     states[i] = AutoState(cand.alias, st, maes[i])
         return states  # type: ignore[return-value]
 
-    def _inner(self, alias: str) -> Forecaster:
+    def _inner(self, alias: str) -> BaseForecaster:
         return next(c for c in self.candidates() if c.alias == alias)
 
     def _predict_state(self, state: AutoState, h: int) -> tuple[np.ndarray, np.ndarray]:

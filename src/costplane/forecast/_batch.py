@@ -17,12 +17,12 @@ from costplane.forecast._auto import Auto
 from costplane.forecast._ets import ETS
 from costplane.forecast._linear import Linear
 from costplane.forecast._naive import SeasonalNaive
-from costplane.forecast._types import DEFAULT_LEVEL, Forecast, Forecaster, as_series, check_horizon
+from costplane.forecast._types import DEFAULT_LEVEL, BaseForecaster, Forecast, as_series, check_horizon
 
-MODELS: dict[str, type[Forecaster]] = {m.alias: m for m in (SeasonalNaive, ETS, Linear, Auto)}
+MODELS: dict[str, type[BaseForecaster]] = {m.alias: m for m in (SeasonalNaive, ETS, Linear, Auto)}
 
 
-def get_model(name: str, season: int = 1, **options: Any) -> Forecaster:
+def get_model(name: str, season: int = 1, **options: Any) -> BaseForecaster:
     """A model by alias; options a model does not take (e.g. `horizon` for ets) are ignored."""
     cls = MODELS.get(name)
     if cls is None:
@@ -48,9 +48,9 @@ def split(values: np.ndarray, indptr: np.ndarray) -> list[np.ndarray]:
     return [as_series(values[indptr[i]:indptr[i + 1]], f"series {i}") for i in range(indptr.size - 1)]
 
 
-def _seasons_for(model: Forecaster | str, count: int, seasons: int | Sequence[int] | None) -> list[int]:
+def _seasons_for(model: BaseForecaster | str, count: int, seasons: int | Sequence[int] | None) -> list[int]:
     if seasons is None:
-        return [model.season if isinstance(model, Forecaster) else 1] * count
+        return [model.season if isinstance(model, BaseForecaster) else 1] * count
     if isinstance(seasons, (int, np.integer)):
         return [int(seasons)] * count
     seasons = [int(s) for s in seasons]
@@ -59,7 +59,7 @@ def _seasons_for(model: Forecaster | str, count: int, seasons: int | Sequence[in
     return seasons
 
 
-def _model_for(model: Forecaster | str, season: int, **options: Any) -> Forecaster:
+def _model_for(model: BaseForecaster | str, season: int, **options: Any) -> BaseForecaster:
     if isinstance(model, str):
         return get_model(model, season=season, **options)
     params = {**model.params(), "season": season}
@@ -67,12 +67,12 @@ def _model_for(model: Forecaster | str, season: int, **options: Any) -> Forecast
     return type(model)(**params)
 
 
-def fit_many(model: Forecaster | str, values: np.ndarray, indptr: np.ndarray,
-             seasons: int | Sequence[int] | None = None, **options: Any) -> list[Forecaster]:
+def fit_many(model: BaseForecaster | str, values: np.ndarray, indptr: np.ndarray,
+             seasons: int | Sequence[int] | None = None, **options: Any) -> list[BaseForecaster]:
     """Fit one model per series; returns fitted models in series order (each answers `.predict`)."""
     ys = split(values, indptr)
     per = _seasons_for(model, len(ys), seasons)
-    out: list[Forecaster | None] = [None] * len(ys)
+    out: list[BaseForecaster | None] = [None] * len(ys)
     for season in sorted(set(per)):
         idx = [i for i, s in enumerate(per) if s == season]
         proto = _model_for(model, season, **options)
@@ -81,7 +81,7 @@ def fit_many(model: Forecaster | str, values: np.ndarray, indptr: np.ndarray,
     return out  # type: ignore[return-value]
 
 
-def forecast_many(model: Forecaster | str, values: np.ndarray, indptr: np.ndarray, h: int,
+def forecast_many(model: BaseForecaster | str, values: np.ndarray, indptr: np.ndarray, h: int,
                   level: Sequence[float] = DEFAULT_LEVEL, seasons: int | Sequence[int] | None = None,
                   **options: Any) -> list[Forecast]:
     h = check_horizon(h)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costplane.forecast._types import Forecaster
+from costplane.forecast._types import BaseForecaster
 
 ALPHAS = (0.03, 0.1, 0.25, 0.5, 0.75, 0.97)
 # (φ, β as a fraction of α); φ = 0 is "no trend". Ordered simple first so ties pick the simpler form.
@@ -255,7 +255,7 @@ def ets_predict(state: EtsState, h: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, state.sigma * np.sqrt(var)
 
 
-class ETS(Forecaster):
+class ETS(BaseForecaster):
     """Additive ETS (Holt-Winters) with the form and smoothing parameters fitted per series."""
 
     alias = "ets"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costplane.forecast._types import Forecaster
+from costplane.forecast._types import BaseForecaster
 
 MAX_HARMONICS = 10
 
@@ -93,7 +93,7 @@ def linear_predict(state: LinearState, h: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, state.sigma * np.sqrt(1.0 + lever)
 
 
-class Linear(Forecaster):
+class Linear(BaseForecaster):
     """OLS on trend + Fourier terms of the season (and of a second, longer season when given)."""
 
     alias = "linear"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costplane.forecast._types import Forecaster
+from costplane.forecast._types import BaseForecaster
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def seasonal_naive_mae(y: np.ndarray, season: int) -> float:
     return float(np.mean(np.abs(y[season:] - y[:-season])))
 
 
-class SeasonalNaive(Forecaster):
+class SeasonalNaive(BaseForecaster):
     """ŷ = the value one season ago (season 1 = the last value)."""
 
     alias = "seasonal-naive"

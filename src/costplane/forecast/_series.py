@@ -12,11 +12,15 @@ Rules, each explicit (warnings are returned, never printed here):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from costplane.core.errors import InputError
+from costplane.core.times import timestamp_seconds
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STEP_TOLERANCE = 0.1
 DUPLICATE_POLICIES = ("error", "sum", "mean")
@@ -45,6 +49,8 @@ class SeriesSet:
         return self.start_s[i] + pos * step
 
     def format_ds(self, seconds: np.ndarray) -> list:
+        import pandas as pd  # lazily: `costplane --help` and the models need no pandas
+
         if not self.iso:
             return [float(s) if not float(s).is_integer() else int(s) for s in seconds]
         stamps = pd.to_datetime(np.round(np.asarray(seconds) * 1e9).astype("int64"), unit="ns", utc=True)
@@ -54,6 +60,8 @@ class SeriesSet:
 
 
 def _parse_ds(raw: pd.Series, source: str) -> tuple[np.ndarray, bool, bool]:
+    import pandas as pd  # lazily: `costplane --help` and the models need no pandas
+
     numeric = pd.to_numeric(raw, errors="coerce")
     if numeric.notna().all():
         return numeric.to_numpy(dtype=float), False, False
@@ -62,24 +70,22 @@ def _parse_ds(raw: pd.Series, source: str) -> tuple[np.ndarray, bool, bool]:
         raise InputError(f"{source}: line {raw.index[row] + 2}, column ds: '{raw.iloc[row]}' is not seconds like "
                          "the rest of the column", fix="write every ds as seconds, or every ds as ISO 8601")
     text = raw.astype(str).str.strip()
-    try:
-        stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    except (ValueError, TypeError):
-        stamps = pd.Series(pd.NaT, index=raw.index)
+    stamps = timestamp_seconds(text)  # the project's one timestamp parser (core.times)
     bad = stamps.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"{source}: line {raw.index[row] + 2}, column ds: '{raw.iloc[row]}' is neither seconds "
                          "nor an ISO 8601 time", fix="write ds as seconds or like 2024-01-31T12:00:00Z")
     tz_aware = bool(text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).any())
-    # Subtract the epoch rather than casting to int64: pandas 3 parses to microseconds, pandas 2 to nanoseconds.
-    seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    seconds = stamps.to_numpy(dtype="float64")
     return seconds, True, tz_aware
 
 
 def prepare_long(df: pd.DataFrame, source: str = "input", duplicates: str = "error",
                  gaps: str = "interpolate") -> tuple[SeriesSet, list[str]]:
     """Validate and regularise a long table; returns the series and the warnings about what was changed."""
+    import pandas as pd  # lazily: `costplane --help` and the models need no pandas
+
     if duplicates not in DUPLICATE_POLICIES:
         raise InputError(f"unknown duplicates policy '{duplicates}'", fix=f"use one of {DUPLICATE_POLICIES}")
     if gaps not in GAP_POLICIES:
@@ -142,6 +148,8 @@ def prepare_long(df: pd.DataFrame, source: str = "input", duplicates: str = "err
 
 
 def _show(seconds: float, iso: bool) -> str:
+    import pandas as pd  # lazily: `costplane --help` and the models need no pandas
+
     return pd.Timestamp(seconds, unit="s").isoformat() if iso else f"{seconds:g}"
 
 

@@ -1,8 +1,10 @@
-"""The forecaster protocol and its value types: `Forecast` (mean + quantiles) and the thin model base class.
+"""The one forecaster protocol of the project, its value types (`Forecast`: mean + quantiles) and the model base.
 
-Every model implements two batch kernels (module-level functions in its own module) and inherits
-`fit` / `predict` / `forecast` from `Forecaster`, so fit+predict == forecast == one row of
-`forecast_many` by construction (statsforecast's protocol, with many series as `(values, indptr)`).
+`Forecaster` is the protocol every forecaster follows, here and in `costplane.autoscale` (statsforecast's
+`fit(y) -> self`, `predict(h, level) -> a forecast with .mean and .quantile(p)`). The models of this package
+implement two batch kernels (module-level functions in its own module) and inherit `fit` / `predict` /
+`forecast` from `BaseForecaster`, so fit+predict == forecast == one row of `forecast_many` by construction
+(many series travel as `(values, indptr)`).
 """
 
 from __future__ import annotations
@@ -10,13 +12,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from costplane.core.errors import InputError, NotFittedError
 
 DEFAULT_LEVEL: tuple[int, ...] = (80, 95)
+
+
+class Prediction(Protocol):
+    """What a forecaster's `predict` returns: the point forecast and any quantile of its distribution."""
+
+    mean: np.ndarray
+
+    def quantile(self, p: float) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    """The forecaster protocol: `fit(y)` returns the fitted forecaster, `predict(h, level)` a `Prediction`."""
+
+    def fit(self, y: Any) -> Forecaster: ...
+
+    def predict(self, h: int, level: Sequence[float] = ...) -> Prediction: ...
 
 
 def level_probs(level: Sequence[float]) -> list[float]:
@@ -91,8 +110,8 @@ def check_horizon(h: int) -> int:
     return int(h)
 
 
-class Forecaster:
-    """Base of every model: `fit(y) -> self`, `predict(h, level) -> Forecast`, stateless `forecast(y, h, level)`.
+class BaseForecaster:
+    """Base of every model here (a `Forecaster`): `fit(y) -> self`, `predict(h, level) -> Forecast`, `forecast(y, h)`.
 
     Subclasses set `alias` and implement the batch kernels `_fit_batch(ys) -> list[state]` and
     `_predict_state(state, h) -> (mean, sd)`. State is a small per-series value; the model holds one.
@@ -121,16 +140,16 @@ class Forecaster:
     def params(self) -> dict[str, Any]:
         return {"season": self.season}
 
-    def clone(self) -> Forecaster:
+    def clone(self) -> BaseForecaster:
         return type(self)(**self.params())
 
-    def fit(self, y: Any) -> Forecaster:
+    def fit(self, y: Any) -> BaseForecaster:
         arr = as_series(y)
         self._state = self._fit_batch([arr])[0]
         self._nonnegative = bool((arr >= 0).all())
         return self
 
-    def _with_state(self, state: Any, nonnegative: bool) -> Forecaster:
+    def _with_state(self, state: Any, nonnegative: bool) -> BaseForecaster:
         m = self.clone()
         m._state, m._nonnegative = state, nonnegative
         return m
