@@ -1,8 +1,8 @@
 """The `costplane` command line (typer + rich): parses flags, calls one core function, prints or emits JSON.
 
-Each command group lives in its own `_name.py` with a `register(app)` function, so command
-families grow without touching each other. Errors: a CostplaneError becomes one line on stderr
-and its exit code; usage errors exit 2; nothing else is caught, so bugs stay visible.
+Each command group lives in its own `_name.py` with a `register(app)` function, loaded on first use
+(`_lazy.COMMANDS`), so command families grow without touching each other. Errors: a CostplaneError becomes
+one line on stderr and its exit code; usage errors exit 2; nothing else is caught, so bugs stay visible.
 """
 
 from __future__ import annotations
@@ -16,21 +16,8 @@ try:  # typer >= 0.20 vendors click as typer._click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
-from costplane.cli import (
-    _catalog,
-    _controller,
-    _db,
-    _demo,
-    _forecast,
-    _ingest,
-    _jobs,
-    _measure,
-    _placement,
-    _replay,
-    _serve,
-    _training,
-)
 from costplane.cli._common import err_console
+from costplane.cli._lazy import LazyGroup
 from costplane.core.errors import CostplaneError
 
 app = typer.Typer(
@@ -39,12 +26,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
 
-# Each command family registers itself; the order here is the order in --help.
-for _family in (_catalog, _placement, _forecast, _replay, _jobs, _ingest, _measure, _training, _controller,
-                _serve, _db, _demo):
-    _family.register(app)
+
+@app.callback()
+def _root() -> None:
+    """Cost-control plane for GPU infrastructure: measure, forecast, decide, act, replay."""
+
+
+# Each command family registers itself when one of its commands runs (cli/_lazy.py: COMMANDS names them in
+# --help order), so a command imports only what it needs; `costplane --help` imports no command module.
 
 
 def main(argv: list[str] | None = None) -> int:
