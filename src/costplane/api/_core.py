@@ -8,7 +8,6 @@ over 10:00–12:00 puts $5 in the 10:00 hour bucket and $5 in the 11:00 one.
 from __future__ import annotations
 
 import calendar
-import re
 import time
 from collections import defaultdict
 from typing import Any
@@ -20,27 +19,20 @@ from costplane.api import _audit
 from costplane.api._errors import Conflict, Forbidden, NotFound
 from costplane.api._tokens import Principal
 from costplane.core.errors import InputError
+from costplane.core.times import MAX_WINDOW_S
+from costplane.core.times import parse_duration_s as _parse_duration
 from costplane.core.types import Catalog
 from costplane.store import Budget, CostRecord, DecisionRow, PlanRow, Store
 from costplane.store.models import Project, Team
 
-_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-MAX_WINDOW_S = 400 * 86400.0  # a little over a year: enough for any budget period
 MAX_BUCKETS = 2000  # points per spend series: a 7-day window at 5-minute steps
 UNALLOCATED = "(unallocated)"
 SPEND_KEYS = ("team", "project", "workload", "cloud")
 
 
 def parse_duration_s(text: str, what: str = "window") -> float:
-    """'7d' -> 604800.0; units s, m, h, d, w."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise InputError(f"{what} {text!r} is not a duration", fix=f"write e.g. {what}=7d, 24h, 30m or 3600s")
-    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if not 0 < seconds <= MAX_WINDOW_S:
-        raise InputError(f"{what} {text!r} is outside (0, 400d]", fix=f"use a {what} between 1s and 400d")
-    return seconds
+    """'7d' -> 604800.0: the project's duration grammar (core.times), at most MAX_WINDOW_S."""
+    return _parse_duration(text, what, MAX_WINDOW_S)
 
 
 # ------------------------------------------------------------------ catalog

@@ -6,6 +6,7 @@ twice (the store skips rows whose natural key it already holds). Stored metric n
 are in `costplane.ingest._metrics` (re-exported here).
 """
 
+from costplane.core.times import parse_time_arg, parse_timestamp
 from costplane.ingest._errors import RowsRejectedError, SourceUnreachableError
 from costplane.ingest._focus import cloud_from_provider, ingest_focus, parse_focus
 from costplane.ingest._mapping import LabelMapping, TagMapping, read_mapping_file, workload_from_pod
@@ -31,7 +32,6 @@ from costplane.ingest._prometheus import (
     serving_queries,
 )
 from costplane.ingest._report import IngestReport, Rejection, rejection_error
-from costplane.ingest._timeparse import parse_time_arg, parse_timestamp
 from costplane.ingest._usage import ingest_usage, parse_usage
 
 __all__ = [

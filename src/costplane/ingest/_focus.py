@@ -29,11 +29,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from costplane.ingest._csvfile import read_rows
 from costplane.core.errors import InputError
+from costplane.core.times import iso, parse_timestamp
+from costplane.ingest._csvfile import read_rows
 from costplane.ingest._mapping import TagMapping
 from costplane.ingest._report import IngestReport
-from costplane.ingest._timeparse import iso, parse_timestamp
 from costplane.store._validate import RowProblem, check_cost_row
 
 SOURCE = "focus"

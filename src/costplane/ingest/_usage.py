@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from costplane.core.errors import InputError
+from costplane.core.times import iso, parse_timestamp
 from costplane.ingest._csvfile import read_rows
 from costplane.ingest._metrics import GPU_MEMORY_USED_BYTES, GPU_UTIL_PCT
 from costplane.ingest._report import IngestReport
 from costplane.store._validate import RowProblem, check_usage_row
-from costplane.ingest._timeparse import iso, parse_timestamp
 
 SOURCE = "usage_csv"
 FUTURE_TOLERANCE_S = 300.0  # 5 min of clock difference between exporter and us is normal; more is skew

@@ -38,6 +38,7 @@ import pandas as pd
 
 from costplane.core.errors import CatalogError, InputError
 from costplane.core.gpus import normalise_gpu_name
+from costplane.core.times import timestamp_seconds
 from costplane.core.types import Catalog
 from costplane.placement import PlacementRequest, place
 from costplane.replay.jobs import ClusterSpec, NodeSpec
@@ -171,12 +172,7 @@ def _snapshot_start(created: np.ndarray, deleted: np.ndarray) -> float:
 
 def _seconds(series: pd.Series) -> pd.Series:
     """Seconds (any origin) or ISO 8601 → float seconds; unparseable → NaN."""
-    num = pd.to_numeric(series.replace("", np.nan), errors="coerce")
-    text = series[num.isna() & (series != "")]
-    if len(text):
-        iso = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        num.loc[text.index] = (iso - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    return num
+    return timestamp_seconds(series.replace("", np.nan))
 
 
 _TRUE = {"true", "1", "yes", "y", "t"}

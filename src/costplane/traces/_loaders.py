@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from costplane.core.errors import InputError
+from costplane.core.times import timestamp_seconds
 from costplane.traces._series import DEFAULT_STEP_S, DemandSeries, bin_arrivals, series_from_intervals
 
 FORMATS = ("azure-llm", "mooncake", "requests", "series")
@@ -71,19 +72,13 @@ def detect_format(path: Path) -> str:
 
 def _seconds(values: pd.Series, path: Path) -> np.ndarray:
     """Timestamps as float seconds: numbers as they are, ISO 8601 / wall-clock strings as UTC epoch seconds."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all():
-        return numeric.to_numpy(dtype="float64")
-    try:
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601")
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
+    seconds = timestamp_seconds(values).to_numpy(dtype="float64")
+    bad = np.flatnonzero(np.isnan(seconds))
     if bad.size:
         row = int(bad[0])
         raise InputError(f"{path}: line {row + 2}, column timestamp: {values.iloc[row]!r} is not a time",
                          fix="use seconds or ISO 8601 like 2023-11-16T18:15:46Z")
-    return (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    return seconds
 
 
 def _numbers(frame: pd.DataFrame, col: str, path: Path) -> np.ndarray:

@@ -7,7 +7,6 @@ GPU names are resolved later, against the catalog (see `_plan`), because only th
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from costplane.core.errors import InputError
 from costplane.core.files import Lines, read_structured_lines
 from costplane.core.schema import TrainingProfileFile, validate
+from costplane.core.times import parse_duration_s as _parse_duration_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,22 +105,6 @@ def read_profile(path: Path) -> JobProfile:
     return parse_profile(data, str(path), lines)
 
 
-_DURATION_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])", re.IGNORECASE)
-
-
 def parse_duration_s(text: str) -> float:
-    """`48h`, `90m`, `3600s`, `2d`, `1d12h` -> seconds; a bare number is seconds (the project's time unit)."""
-    raw = str(text).strip()
-    fix = "write a positive duration such as 48h, 90m, 3600s or 2d"
-    try:
-        seconds = float(raw)
-    except ValueError:
-        compact = raw.replace(" ", "")
-        parts = _DURATION_PART.findall(compact)
-        if not parts or "".join(n + u for n, u in parts).lower() != compact.lower():
-            raise InputError(f"cannot read duration {raw!r}", fix=fix) from None
-        seconds = sum(float(n) * _DURATION_UNITS_S[u.lower()] for n, u in parts)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise InputError(f"duration must be > 0, got {raw!r}", fix=fix)
-    return seconds
+    """A deadline: the project's one duration grammar (core.times), e.g. `48h`, `90m`, `2d`, `1d12h`, `PT36H`."""
+    return _parse_duration_s(text, "deadline")
