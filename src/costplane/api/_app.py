@@ -40,6 +40,7 @@ OPTIONAL_ROUTERS: tuple[tuple[str, str], ...] = (
     ("costplane.api._routes.waste", "costplane.waste"),
     ("costplane.api._routes.controller", "costplane.controller"),
     ("costplane.api._serveplan", "costplane.serveplan"),
+    ("costplane.api._allocation", "costplane.costing"),
 )
 
 
@@ -115,6 +116,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                    budgets.router, decisions.router, spend.router, *_optional_routers()):
         v1.include_router(router)
     app.include_router(v1)
+    from costplane.api._allocation import root_router as opencost_paths
+
+    app.include_router(opencost_paths)  # OpenCost's own /allocation paths, for clients pointed at this host
     if settings.dashboard:
         from costplane.api._dashboard import mount_dashboard
 

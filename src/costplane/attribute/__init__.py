@@ -8,6 +8,7 @@ back over allocations; `to_cents` rounds to cents keeping the sum exact.
 
 from costplane.attribute._allocate import Allocation, AllocationIndex, Asset, allocate
 from costplane.attribute._build import series_allocations
+from costplane.attribute._properties import property_labels, with_properties
 from costplane.attribute._timeline import spend_timeline
 from costplane.attribute._split import (
     CPU_USD_PER_VCPU_HOUR,
@@ -18,13 +19,16 @@ from costplane.attribute._split import (
 )
 from costplane.attribute._types import (
     GROUP_BYS,
+    LABEL_PREFIX,
     MICRO_PER_USD,
+    PROPERTY_BYS,
     CostKind,
     CostRow,
     CostSet,
     Window,
     aggregate,
     apportion,
+    group_keys,
     share_idle,
     to_cents,
 )
@@ -32,8 +36,10 @@ from costplane.attribute._types import (
 __all__ = [
     "CPU_USD_PER_VCPU_HOUR",
     "GROUP_BYS",
+    "LABEL_PREFIX",
     "MAX_HOST_SHARE",
     "MICRO_PER_USD",
+    "PROPERTY_BYS",
     "RAM_USD_PER_GIB_HOUR",
     "Allocation",
     "AllocationIndex",
@@ -46,9 +52,12 @@ __all__ = [
     "aggregate",
     "allocate",
     "apportion",
+    "group_keys",
+    "property_labels",
     "series_allocations",
     "share_idle",
     "spend_timeline",
     "split_node_price",
     "to_cents",
+    "with_properties",
 ]

@@ -123,19 +123,49 @@ def _merge(rows: Sequence[CostRow], labels: tuple[tuple[str, str], ...], kind: C
     )
 
 
+LABEL_PREFIX = "label:"  # `label:KEY` groups by a Kubernetes label of the workload (OpenCost's aggregate syntax)
+PROPERTY_BYS = ("namespace", "cluster")  # filled from the workload's Kubernetes properties (attribute.with_properties)
+NONE_KEY = "(none)"
+
+
+def group_keys(by: str) -> tuple[str, ...]:
+    """`team`, `namespace,label:app` -> the keys to group by; InputError naming the bad one."""
+    keys = tuple(k.strip() for k in str(by).split(",") if k.strip())
+    allowed = GROUP_BYS + PROPERTY_BYS
+    for k in keys:
+        if k not in allowed and not (k.startswith(LABEL_PREFIX) and len(k) > len(LABEL_PREFIX)):
+            raise InputError(f"cannot group costs by {k!r}",
+                             fix=f"use one of {', '.join(allowed)}, label:KEY, or several joined by commas")
+    if not keys:
+        raise InputError("nothing to group costs by", fix="use e.g. --by team or --by namespace,label:app")
+    return keys
+
+
 def aggregate(cost_set: CostSet, by: str) -> CostSet:
     """A new set with one row per (value of label `by`, kind); idle and unpriced rows keep their kind.
 
-    Rows without the label are grouped under "(none)" so nothing is dropped. Totals are preserved
+    `by` may name several keys joined by commas (`namespace,team`): a row per combination, labelled
+    with each key and with `by` itself as the values joined by `/` (OpenCost's multi-aggregate name).
+    Rows without a label are grouped under "(none)" so nothing is dropped. Totals are preserved
     exactly (integer micro-USD).
     """
-    if by not in GROUP_BYS:
-        raise InputError(f"cannot group costs by {by!r}", fix=f"use one of {', '.join(GROUP_BYS)}")
-    groups: dict[tuple[str, CostKind], list[CostRow]] = {}
+    keys = group_keys(by)
+    groups: dict[tuple[tuple[str, ...], CostKind], list[CostRow]] = {}
     for row in cost_set.rows:
-        key = (row.label(by) or "(none)") if row.kind is CostKind.ALLOCATED else row.kind.value
+        if row.kind is CostKind.ALLOCATED:
+            key = tuple(row.label(k) or NONE_KEY for k in keys)
+        else:
+            key = (row.kind.value,)
         groups.setdefault((key, row.kind), []).append(row)
-    merged = tuple(_merge(rows, ((by, key),) if kind is CostKind.ALLOCATED else (), kind)
+
+    def labels(key: tuple[str, ...], kind: CostKind) -> tuple[tuple[str, str], ...]:
+        if kind is not CostKind.ALLOCATED:
+            return ()
+        if len(keys) == 1:
+            return ((by, key[0]),)
+        return tuple(zip(keys, key)) + ((by, "/".join(key)),)
+
+    merged = tuple(_merge(rows, labels(key, kind), kind)
                    for (key, kind), rows in sorted(groups.items(), key=lambda kv: (kv[0][1].value, kv[0][0])))
     return CostSet(cost_set.window, merged)
 

@@ -108,11 +108,10 @@ def cost_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Attribute GPU cost to teams, projects or workloads over a window; idle cost shown apart."""
-    from costplane.attribute import GROUP_BYS
+    from costplane.attribute import group_keys
     from costplane.report._sources import parse_duration_s, window_for
 
-    if by not in GROUP_BYS:
-        raise InputError(f"--by {by!r} is not one of {', '.join(GROUP_BYS)}", fix="use --by team")
+    group_keys(by)  # team, project, workload, node, cloud, namespace, cluster, label:KEY, or several joined by commas
     window_s, end_s = parse_duration_s(window), _time_arg(end, "--end")
     _, data = _measure(db, catalog, window_s, end_s, sample, gpu, price_usd_per_gpu_hour)
     out = cost_report(data, window_for(data, window_s, end_s), by, share_idle)
