@@ -24,7 +24,7 @@ def test_cost_rows_plus_idle_equal_total_to_the_cent(world):
 
 def test_cost_is_team_scoped_and_idle_belongs_to_no_team(world):
     r = world.client.get("/api/v1/cost?window=30d&by=workload", headers=world.auth("view-product")).json()
-    assert r["rows"] == [{"key": "chat", "cost_usd": 108.0, "gpu_hours": 2.0, "efficiency": 0.5}]
+    assert r["rows"] == [{"key": "chat", "kind": "allocated", "cost_usd": 108.0, "gpu_hours": 2.0, "efficiency": 0.5}]
     assert r["idle_usd"] == 0.0 and r["total_usd"] == 108.0
     assert world.client.get("/api/v1/cost?team=research", headers=world.auth("view-product")).status_code == 403
 

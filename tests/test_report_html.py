@@ -18,7 +18,7 @@ def _empty_home(tmp_path, monkeypatch):
 
 def test_report_is_self_contained_with_png_charts(cli, tmp_path):
     out = tmp_path / "r" / "report.html"
-    r = cli("report", "--out", out, "--json")
+    r = cli("report", "--out", out, "--sample", "--json")
     assert r.code == 0, r.err
     summary = r.json()
     html = out.read_text()
@@ -53,9 +53,12 @@ def test_report_counts_stored_plans_in_the_window(cli, tmp_path, db_url):
     store = Store.open(db_url)
     store.save_plan({"status": "optimal", "total_usd": 70.0, "naive_total_usd": 100.0, "assignments": []}, {}, "test",
                     now_s=1662900000.0)  # inside the sample's day
+    store.add_cost_records([{"source": "focus", "line_key": "a", "period_start_s": 1662890000.0,
+                             "period_end_s": 1662910000.0, "billed_cost_usd": 10.0, "effective_cost_usd": 10.0,
+                             "team": "ml", "workload": "train"}])
     r = cli("report", "--out", tmp_path / "r.html", "--db", db_url, "--json")
     assert r.code == 0, r.err
-    assert r.json()["savings"]["planned_saving_usd"] == 30.0
+    assert r.json()["savings"]["planned_saving_usd"] == 30.0 and r.json()["total_usd"] == 10.0
 
 
 def test_unwritable_out_is_a_one_line_error(cli, tmp_path):

@@ -39,8 +39,8 @@ def test_memory_is_joined_on_container_and_time(cli, genai):
     assert out["price_usd_per_gpu_hour"] > 0  # cheapest on-demand A100-80GB per GPU in the bundled catalog
 
 
-def test_bundled_sample_without_arguments(cli):
-    out = cli("waste", "--json").json()
+def test_bundled_sample_with_the_sample_flag(cli):
+    out = cli("waste", "--sample", "--json").json()
     assert len(out["workloads"]) == 30 and out["gpu"] == "A100-80GB"
     assert out["price_usd_per_gpu_hour"] == pytest.approx(23.56656 / 8)
 

@@ -2,29 +2,30 @@
 
 Gauges (all names `costplane_*`, money in USD, rates per hour as the Prometheus convention for cost
 dashboards, ratios 0..1):
-  costplane_cost_usd_per_hour{team,workload}      average over the last `rate_window_s` of cost lines
-  costplane_idle_cost_usd_per_hour{team}          lines no workload claimed, plus the unused share
-                                                  (1 - utilisation) of each workload's cost
+  costplane_cost_usd_per_hour{team,workload}      average over the last `rate_window_s`, from the one cost
+                                                  path (costplane.costing: bill lines or priced GPU series)
+  costplane_idle_cost_usd_per_hour{team}          the unused share (1 - efficiency) of each workload's cost,
+                                                  plus capacity no workload claimed under (unallocated)
   costplane_gpu_utilisation_ratio{workload}       mean GPU utilisation over the same window
   costplane_replicas_desired{target,team}         the controller's newest decision per target
   costplane_replicas_actual{target,team}          the replicas it observed then
   costplane_demand_forecast{target,team} / costplane_demand_actual{target,team}
   costplane_budget_spent_usd / _amount_usd / _burn_ratio{budget,team,period}
+Counters (CounterCollector): costplane_cost_usd_total{team,workload}, costplane_decisions_total,
+costplane_actuations_total, for Grafana's increase().
 plus request counters and latency histograms of the service itself.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from costplane.api import _core
-from costplane.api._core import UNALLOCATED
 from costplane.api._settings import Settings
 from costplane.core.clock import Clock
 from costplane.store import Budget, DecisionRow, Store, UsageSample
@@ -41,23 +42,22 @@ class StoreCollector(Collector):
 
     def collect(self):
         now_s = self.clock.now_s()
-        rates = _core.cost_rate_usd_per_hour(self.store, now_s, self.settings.rate_window_s)
+        from costplane.catalog import load_catalog
+
+        catalog = load_catalog(self.settings.catalog_path)
+        rates, idle = _core.cost_rates(self.store, now_s, self.settings.rate_window_s, catalog)
         util = self._latest_utilisation(now_s)
-        yield from self._cost(rates, util)
+        yield from self._cost(rates, idle)
         yield from self._utilisation(util)
         yield from self._decisions(now_s)
         yield from self._budgets(now_s)
 
-    def _cost(self, rates, util):
+    def _cost(self, rates, idle_by_team):
+        """Cost and idle rates from the one cost path (costplane.costing) over the rate window."""
         cost = GaugeMetricFamily("costplane_cost_usd_per_hour", "Cost rate by team and workload (USD per hour).",
                                  labels=["team", "workload"])
-        idle_by_team: dict[str, float] = defaultdict(float)
         for (team, workload), rate in sorted(rates.items()):
             cost.add_metric([team, workload], rate)
-            if workload == UNALLOCATED:  # a line no workload claimed (a node's idle capacity) is idle whole
-                idle_by_team[team] += rate
-            elif workload in util:  # else idle = the paid share the GPU did not use
-                idle_by_team[team] += rate * (1.0 - min(max(util[workload], 0.0), 1.0))
         yield cost
         idle = GaugeMetricFamily("costplane_idle_cost_usd_per_hour",
                                  "Cost of unused GPU time by team (USD per hour).", labels=["team"])
@@ -113,6 +113,8 @@ class StoreCollector(Collector):
         yield from families.values()
 
     def _budgets(self, now_s: float):
+        from costplane.catalog import load_catalog
+
         spent = GaugeMetricFamily("costplane_budget_spent_usd", "Spend in the budget's current period (USD).",
                                   labels=["budget", "team", "period"])
         amount = GaugeMetricFamily("costplane_budget_amount_usd", "Budget amount per period (USD).",
@@ -120,8 +122,9 @@ class StoreCollector(Collector):
         burn = GaugeMetricFamily("costplane_budget_burn_ratio", "spent / amount in the current period.",
                                  labels=["budget", "team", "period"])
         with self.store.session() as s:
+            costs = _core.budget_costs(self.store, now_s, load_catalog(self.settings.catalog_path))
             for budget in s.scalars(select(Budget).order_by(Budget.id)):
-                b = _core.budget_public(s, budget, now_s)
+                b = _core.budget_public(s, budget, now_s, costs)
                 labels = [f"{b['scope']}:{b['name']}", b["team"] or "", b["period"]]
                 spent.add_metric(labels, b["spent_usd"])
                 amount.add_metric(labels, b["amount_usd"])
@@ -183,7 +186,78 @@ class HttpMetrics:
             self.latency.labels(scope["method"], path).observe(time.perf_counter() - started)
 
 
+class CounterCollector(Collector):
+    """Cumulative counters for Grafana's `increase()` / `rate()`, computed from the store at each scrape.
+
+      costplane_cost_usd_total{team,workload}   cost from the store's first data point to the current whole
+                                                 minute, from the one cost path (the same rows as /cost);
+                                                 idle capacity counts under team=workload="(unallocated)"
+      costplane_decisions_total{team,kind}       controller decisions stored
+      costplane_actuations_total{team,actuator}  decisions acted on (dry-run included, labelled as such)
+
+    Cost only grows as the window end moves forward or data arrives, so it is a counter; a purge of
+    data lowers it, which Prometheus reads as a counter reset. The cost is recomputed at most once a
+    minute per data version (like /cost), not at every scrape.
+    """
+
+    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
+        self.store, self.clock, self.settings = store, clock, settings
+        self._cached: tuple[tuple, dict] | None = None
+
+    def collect(self):
+        cost = CounterMetricFamily("costplane_cost_usd", "Cumulative cost by team and workload since the "
+                                   "store's first data (USD).", labels=["team", "workload"])
+        for (team, workload), usd in sorted(self.cumulative_cost(self.clock.now_s()).items()):
+            cost.add_metric([team, workload], usd)
+        yield cost
+        decisions = CounterMetricFamily("costplane_decisions", "Controller decisions stored.",
+                                        labels=["team", "kind"])
+        actuations = CounterMetricFamily("costplane_actuations", "Controller decisions acted on.",
+                                         labels=["team", "actuator"])
+        with self.store.session() as s:
+            for team, kind, n in s.execute(select(DecisionRow.team, DecisionRow.kind, func.count())
+                                           .group_by(DecisionRow.team, DecisionRow.kind)):
+                decisions.add_metric([team or "", kind or ""], float(n))
+            for team, actuator, n in s.execute(select(DecisionRow.team, DecisionRow.actuator, func.count())
+                                               .where(DecisionRow.actuated_at_s.is_not(None))
+                                               .group_by(DecisionRow.team, DecisionRow.actuator)):
+                actuations.add_metric([team or "", actuator or ""], float(n))
+        yield from (decisions, actuations)
+
+    def cumulative_cost(self, now_s: float) -> dict[tuple[str, str], float]:
+        """USD by (team, workload) from the first bill line or GPU sample to the current whole minute."""
+        from costplane.api._analytics import COST_END_ROUND_S, data_version
+        from costplane.attribute import CostKind, Window
+        from costplane.catalog import load_catalog
+        from costplane.costing import load_costs
+        from costplane.store import CostRecord
+
+        end_s = float(int(now_s // COST_END_ROUND_S) * COST_END_ROUND_S)
+        key = (end_s, data_version(self.store))
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        with self.store.session() as s:
+            firsts = [s.scalar(select(func.min(CostRecord.period_start_s))),
+                      s.scalar(select(func.min(UsageSample.ts_s)).where(UsageSample.metric.in_(UTIL_METRICS)))]
+        firsts = [float(f) for f in firsts if f is not None]
+        totals: dict[tuple[str, str], float] = {}
+        if firsts and end_s > min(firsts):
+            start_s = min(firsts)
+            costs = load_costs(self.store, load_catalog(self.settings.catalog_path), start_s, end_s)
+            for row in costs.cost_set(Window(start_s, end_s)).rows:
+                if row.kind is CostKind.ALLOCATED:
+                    k = (row.label("team") or _core.UNALLOCATED, row.label("workload") or _core.UNALLOCATED)
+                elif row.kind is CostKind.IDLE:
+                    k = (_core.UNALLOCATED, _core.UNALLOCATED)
+                else:
+                    continue
+                totals[k] = totals.get(k, 0.0) + row.cost_micro_usd / 1e6
+        self._cached = (key, totals)
+        return totals
+
+
 def new_registry(store: Store, clock: Clock, settings: Settings) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, clock, settings))
+    registry.register(CounterCollector(store, clock, settings))
     return registry

@@ -175,10 +175,12 @@ class BudgetCreate(_Model):
 
 
 class BudgetUpdate(_Model):
-    amount_usd: float | None = Field(None, gt=0, le=1e12)
-    period: Literal["day", "week", "month"] | None = None
-    alert_thresholds: list[Annotated[float, Field(gt=0, le=10)]] | None = Field(None, max_length=16)
-    webhook_url: Annotated[str, Field(max_length=2048)] | None = None
+    """Only the fields sent change. amount_usd, period and alert_thresholds may be left out but not null."""
+
+    amount_usd: float = Field(None, gt=0, le=1e12)  # type: ignore[assignment]  # default = "not sent"
+    period: Literal["day", "week", "month"] = None  # type: ignore[assignment]
+    alert_thresholds: list[Annotated[float, Field(gt=0, le=10)]] = Field(None, max_length=16)  # type: ignore[assignment]
+    webhook_url: Annotated[str, Field(max_length=2048)] | None = Field(None, description="null removes the webhook.")
 
 
 class BudgetPublic(_Out):
@@ -189,7 +191,7 @@ class BudgetPublic(_Out):
     period: str
     amount_usd: float
     alert_thresholds: list[float]
-    webhook_url: str | None
+    webhook_url: str | None = Field(description="Redacted (`https://host/…`): the URL is a secret.")
     spent_usd: float = Field(description="Cost of the team so far in the current period.")
     burn_ratio: float = Field(description="spent_usd / amount_usd.")
     period_start_s: float
@@ -293,6 +295,7 @@ class CostWindow(_Out):
 
 class CostRowPublic(_Out):
     key: str | None
+    kind: str = Field("allocated", description="allocated, or unpriced (GPU-hours with no price; see `unpriced`).")
     cost_usd: float
     gpu_hours: float
     efficiency: float | None
@@ -304,6 +307,11 @@ class CostPublic(_Out):
     rows: list[CostRowPublic]
     idle_usd: float
     total_usd: float = Field(description="sum(rows.cost_usd) + idle_usd, to the cent.")
+    source: str = Field("", description="Where the money came from (bill lines or priced GPU series), or how to "
+                                        "fill an empty store.")
+    empty: bool = Field(False, description="The store holds no cost data for the window: no money.")
+    includes_demo: bool = Field(False, description="Demo rows from `serve --seed` are in the numbers.")
+    unpriced: list[dict] = Field(default_factory=list, description="Nodes whose GPU series have no price, with the fix.")
 
 
 class WasteRowPublic(_Out):
@@ -336,7 +344,7 @@ class ForecastCreate(_Model):
     horizon: int = Field(ge=1, le=2_000)
     model: Literal["seasonal-naive", "ets", "linear", "auto"] = "auto"
     season: int = Field(1, ge=1, le=10_080)
-    level: list[Annotated[float, Field(gt=0, lt=100)]] = Field(default_factory=lambda: [80.0, 95.0], max_length=4)
+    level: list[Annotated[float, Field(ge=1, le=99.9)]] = Field(default_factory=lambda: [80.0, 95.0], max_length=4)
 
 
 class ForecastPublic(_Out):

@@ -1,13 +1,14 @@
 """Demo data for a fresh `costplane serve`: the bundled GPU-use sample, priced and attributed, ending now.
 
-What goes in (all `source = "demo-seed"`, so it is easy to find and delete):
+Only with `costplane serve --seed`. What goes in (all `source = "demo-seed"`, costplane.costing.DEMO_SOURCE:
+demo data, never counted by budgets or alerts, removed by `costplane db purge-demo`):
 - `usage_samples` of metric `gpu_util_pct` per workload (the bundled 5-minute Alibaba GenAI sample,
   ~23 h, see examples/gpu_usage_sample.SOURCE.md), shifted so its last bin ends at `now_s`;
 - `cost_records` over the last `DEMO_DAYS` days (the sample repeated back, so a week view has a
   shape), one per workload (and one idle line per node) per hour, from
   `costplane.attribute.allocate` on the sample's 4 priced nodes (GCP a2-ultragpu-8g from the
   catalog): allocated + idle == what the nodes cost, to the micro-dollar;
-- `usage_samples` of metric `request_rate` for the controller's `chat` service: the bundled Azure
+- `usage_samples` of metric `requests_per_s` for the controller's `chat` service: the bundled Azure
   LLM conversation arrivals per second (~58 min), replayed back-to-back over the last
   day at one-minute resolution, so the controller has demand to decide on.
 Utilisation and demand rows cover the last day only; cost lines the whole week.
@@ -24,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from costplane.core.types import Catalog
+from costplane.costing import DEMO_SOURCE
 from costplane.store import CostRecord, Store
 
-SOURCE = "demo-seed"
+SOURCE = DEMO_SOURCE
 DEMO_DAYS = 7
 COST_STEP_S = 3600.0  # one cost line per workload per hour
 DEMAND_STEP_S = 60.0
@@ -123,7 +125,7 @@ def _demand_samples(now_s: float) -> list[dict]:
     per_minute = np.bincount(minute, weights=counts) / DEMAND_STEP_S  # requests per second, one-minute means
     end = np.floor(now_s / DEMAND_STEP_S) * DEMAND_STEP_S
     n = int(USAGE_KEEP_S / DEMAND_STEP_S)
-    return [{"source": SOURCE, "metric": "request_rate", "series_key": "chat", "ts_s": end - (n - 1 - i) * DEMAND_STEP_S,
+    return [{"source": SOURCE, "metric": "requests_per_s", "series_key": "chat", "ts_s": end - (n - 1 - i) * DEMAND_STEP_S,
              "value": float(per_minute[i % len(per_minute)]), "workload": "chat", "team": "product"}
             for i in range(n)]
 

@@ -9,7 +9,7 @@ back over allocations; `to_cents` rounds to cents keeping the sum exact.
 from costplane.attribute._allocate import Allocation, AllocationIndex, Asset, allocate
 from costplane.attribute._build import series_allocations
 from costplane.attribute._properties import property_labels, with_properties
-from costplane.attribute._timeline import spend_timeline
+from costplane.attribute._priced import BillLines, SeriesUse, bill_is_idle
 from costplane.attribute._split import (
     CPU_USD_PER_VCPU_HOUR,
     MAX_HOST_SHARE,
@@ -17,6 +17,7 @@ from costplane.attribute._split import (
     UnitPrices,
     split_node_price,
 )
+from costplane.attribute._timeline import spend_timeline
 from costplane.attribute._types import (
     GROUP_BYS,
     LABEL_PREFIX,
@@ -44,14 +45,17 @@ __all__ = [
     "Allocation",
     "AllocationIndex",
     "Asset",
+    "BillLines",
     "CostKind",
     "CostRow",
     "CostSet",
+    "SeriesUse",
     "UnitPrices",
     "Window",
     "aggregate",
     "allocate",
     "apportion",
+    "bill_is_idle",
     "group_keys",
     "property_labels",
     "series_allocations",

@@ -16,7 +16,7 @@ from costplane.core.errors import InputError
 
 MICRO_PER_USD = 1_000_000
 MICRO_PER_CENT = 10_000
-GROUP_BYS = ("team", "project", "workload", "node")
+GROUP_BYS = ("team", "project", "workload", "node", "cloud")
 
 
 class CostKind(enum.Enum):
@@ -186,7 +186,7 @@ def apportion(total: int, weights: Sequence[float]) -> list[int]:
     if w_sum <= 0:
         return [total] + [0] * (n - 1)
     exact = [total * w / w_sum for w in weights]
-    parts = [int(math.floor(x)) for x in exact]
+    parts = [math.floor(x) for x in exact]
     leftover = total - sum(parts)
     order = sorted(range(n), key=lambda i: (-(exact[i] - parts[i]), i))
     for i in order[:leftover]:

@@ -14,12 +14,16 @@ db_app = typer.Typer(help="Database schema and status.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
-def upgrade_cmd(db: DbOpt = None) -> None:
+def upgrade_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Create or migrate the schema to the newest revision."""
     from costplane.store import Store, current_revision
 
     store = Store.open(db)
-    console.print(f"{store.url}: schema at revision {current_revision(store.engine)}")
+    revision = current_revision(store.engine)
+    if as_json:
+        emit_json({"url": store.url, "revision": revision})
+        return
+    console.print(f"{store.url}: schema at revision {revision}")
 
 
 @db_app.command("status")
@@ -37,6 +41,25 @@ def status_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     console.print(f"{info['url']} (revision {info['revision']})")
     for table, n in counts.items():
         console.print(f"  {table}: {n}")
+
+
+@db_app.command("purge-demo")
+def purge_demo_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete the demo data `serve --seed` loaded (rows with source demo-seed); nothing else is touched."""
+    from sqlalchemy import delete
+
+    from costplane.costing import DEMO_SOURCE
+    from costplane.store import CostRecord, Store, UsageSample
+
+    store = Store.open(db)
+    with store.session() as s:
+        removed = {m.__tablename__: s.execute(delete(m).where(m.source == DEMO_SOURCE)).rowcount or 0
+                   for m in (CostRecord, UsageSample)}
+    if as_json:
+        emit_json({"url": store.url, "removed": removed})
+        return
+    console.print(f"{store.url}: removed demo data ({removed['cost_records']} cost lines, "
+                  f"{removed['usage_samples']} usage samples)")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,9 @@
 """`costplane cost | waste | budget | report`: attribution, waste findings, budgets and the savings report.
 
-Data: the store when it holds cost records or GPU-use samples for the window, else the bundled sample
-(see costplane.report._sources for the exact rule); `--sample` forces the bundled sample.
+Data: the store, through the one cost path (costplane.costing: bill lines, or GPU series priced at
+their nodes' instance types from the catalog with --discounts). An empty store reports no money and
+says how to fill it; the bundled sample is read only with `--sample`. Budgets never read demo rows
+(`serve --seed`), and alerts are never sent for sample or demo data.
 """
 
 from __future__ import annotations
@@ -13,112 +15,126 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
+from costplane.cli._common import CatalogOpt, DiscountsOpt, Finite, JsonOpt, console, emit_json, err_console, money
 from costplane.core.errors import InputError
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: COSTPLANE_DB_URL or ~/.costplane SQLite).")]
 WindowOpt = Annotated[str, typer.Option("--window", help="How far back from --end: 7d, 24h, 90m.")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Window end, ISO 8601 or epoch s (default: newest data point).")]
-SampleOpt = Annotated[bool, typer.Option("--sample", help="Use the bundled sample even when the store has data.")]
-GpuOpt = Annotated[str | None, typer.Option("--gpu", help="GPU model the workloads run on (prices from the catalog).")]
-PriceOpt = Annotated[float | None, typer.Option("--price-usd-per-gpu-hour", help="Price of one GPU-hour, USD.")]
+SampleOpt = Annotated[bool, typer.Option("--sample", help="Read the bundled sample instead of the store.")]
+GpuOpt = Annotated[str | None, typer.Option("--gpu", help="Fallback for GPU series with no instance type: price them "
+                                            "at the median on-demand per-GPU price of this model (the offer is named).")]
+PriceOpt = Annotated[float | None, typer.Option("--price-usd-per-gpu-hour",
+                                                help="Fallback price of one GPU-hour, USD, for series with no instance type.")]
+MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="Mapping file whose `nodes:` section names each "
+                                                 "node's instance_type, cloud and region (see docs/measure.md).")]
 
 budget_app = typer.Typer(help="Monthly budgets per team or project: forecast and alerts.", no_args_is_help=True)
 
 
 def _time_arg(text: str | None, flag: str) -> float | None:
+    from costplane.core.times import parse_timestamp
+
     if text is None:
         return None
     try:
-        return float(text)
+        return parse_timestamp(text)
     except ValueError:
-        pass
-    import pandas as pd
-
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
         raise InputError(f"{flag} {text!r} is neither epoch seconds nor ISO 8601",
                          fix=f"use e.g. {flag} 2026-11-01T00:00:00Z") from None
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return ts.timestamp()
 
 
 def _iso(ts_s: float) -> str:
-    from datetime import datetime, timezone
+    from costplane.costing import iso
 
-    return datetime.fromtimestamp(ts_s, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return iso(ts_s)
 
 
-def _measure(db, catalog_path, window_s, end_s, sample, gpu=None, price=None):
+def _nodes(mapping: Path | None):
+    if mapping is None:
+        return None
+    from costplane.ingest._mapping import node_mapping_from_dict, read_mapping_file
+
+    return node_mapping_from_dict(read_mapping_file(mapping), str(mapping))
+
+
+def _measure(db, catalog_path, window_s, end_s, sample, gpu=None, price=None, discounts=None, mapping=None,
+             include_demo=True):
+    """(catalog, Costs, window): the store through the one cost path, or the bundled sample with --sample."""
+    import time
+
+    from costplane.attribute import Window
     from costplane.catalog import load_catalog
-    from costplane.report._sources import resolve_measure
+    from costplane.costing import load_costs, newest_data_s
+    from costplane.report._sources import load_bundled_sample, window_for
+    from costplane.store import Store
 
-    cat = load_catalog(catalog_path)
-    return cat, resolve_measure(db, cat, window_s, end_s, gpu, price, use_store=not sample)
+    cat = load_catalog(catalog_path, discounts)
+    if sample:
+        data = load_bundled_sample(cat)
+        return cat, data, window_for(data, window_s, end_s)
+    store = Store.open(db, create=False)
+    newest = newest_data_s(store, include_demo) if end_s is None else None
+    end = end_s if end_s is not None else (newest + 3600.0 if newest is not None else time.time())
+    costs = load_costs(store, cat, end - window_s - 3600.0, end, nodes=_nodes(mapping), gpu=gpu,
+                       price_usd_per_gpu_hour=price, include_demo=include_demo)
+    if end_s is None and newest is not None:  # the newest data point: a GPU sample stands for one more step
+        end = min(end, costs.newest_s) if costs.newest_s is not None else newest
+    return cat, costs, Window(end - window_s, end)
 
 
 # ------------------------------------------------------------------ cost
 
 def cost_report(data, window, by: str, shared_idle: bool) -> dict[str, Any]:
-    """The `cost` JSON: rows in whole cents that, with idle, add up to the total exactly."""
-    from costplane.attribute import MICRO_PER_USD, CostKind, aggregate, share_idle, to_cents
+    """The `cost` JSON (costplane.costing.cost_view): whole cents that, with idle, add up to the total exactly."""
+    from costplane.costing import cost_view
 
-    cs = data.cost_set(window)
-    if shared_idle:
-        cs = share_idle(cs)
-    agg = aggregate(cs, by)
-    cents = to_cents([r.cost_micro_usd for r in agg.rows])
-    rows, idle_cents = [], 0
-    for r, c in zip(agg.rows, cents):
-        if r.kind is CostKind.IDLE:
-            idle_cents += c
-            continue
-        key = r.label(by) if r.kind is CostKind.ALLOCATED else "(unpriced)"
-        rows.append({"key": key, "kind": r.kind.value, "cost_usd": c / 100, "gpu_hours": round(r.gpu_hours, 4),
-                     "used_gpu_hours": round(r.used_gpu_hours, 4),
-                     "efficiency": None if r.efficiency is None else round(r.efficiency, 4),
-                     "gpu_cost_usd": round(r.gpu_cost_micro_usd / MICRO_PER_USD, 4),
-                     "cpu_cost_usd": round(r.cpu_cost_micro_usd / MICRO_PER_USD, 4),
-                     "ram_cost_usd": round(r.ram_cost_micro_usd / MICRO_PER_USD, 4)})
-    rows.sort(key=lambda r: (r["kind"] != "allocated", -r["cost_usd"], r["key"]))
-    idle_gpu_hours = sum(r.gpu_hours for r in agg.rows if r.kind is CostKind.IDLE)
-    return {
-        "window": {"start": _iso(window.start_s), "end": _iso(window.end_s), "start_s": window.start_s,
-                   "end_s": window.end_s, "hours": round(window.hours, 4)},
-        "by": by, "source": data.source, "share_idle": shared_idle,
-        "rows": rows,
-        "idle_usd": idle_cents / 100,
-        "idle_gpu_hours": round(idle_gpu_hours, 4),
-        "total_usd": sum(cents) / 100,
-    }
+    return cost_view(data, window, by, shared_idle)
 
 
 def cost_cmd(
     window: WindowOpt = "7d",
-    by: Annotated[str, typer.Option("--by", help="Group by team, project, workload or node.")] = "team",
+    by: Annotated[str, typer.Option("--by", help="Group by team, project, workload, node, cloud, namespace, cluster or "
+                                                 "label:KEY; several joined by commas (namespace,team).")] = "team",
     end: EndOpt = None,
     share_idle: Annotated[bool, typer.Option("--share-idle", help="Share idle cost back over the rows, by cost.")] = False,
     gpu: GpuOpt = None,
     price_usd_per_gpu_hour: PriceOpt = None,
     catalog: CatalogOpt = None,
+    discounts: DiscountsOpt = None,
+    mapping: MappingOpt = None,
     db: DbOpt = None,
     sample: SampleOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Attribute GPU cost to teams, projects or workloads over a window; idle cost shown apart."""
     from costplane.attribute import group_keys
-    from costplane.report._sources import parse_duration_s, window_for
+    from costplane.core.times import MAX_WINDOW_S, parse_duration_s
 
     group_keys(by)  # team, project, workload, node, cloud, namespace, cluster, label:KEY, or several joined by commas
-    window_s, end_s = parse_duration_s(window), _time_arg(end, "--end")
-    _, data = _measure(db, catalog, window_s, end_s, sample, gpu, price_usd_per_gpu_hour)
-    out = cost_report(data, window_for(data, window_s, end_s), by, share_idle)
+    _check_price(price_usd_per_gpu_hour)
+    window_s, end_s = parse_duration_s(window, "--window", MAX_WINDOW_S), _time_arg(end, "--end")
+    _, data, w = _measure(db, catalog, window_s, end_s, sample, gpu, price_usd_per_gpu_hour, discounts, mapping)
+    out = cost_report(data, w, by, share_idle)
+    _warn_unpriced(out)
+    if out["empty"]:
+        err_console.print(f"no cost data: {out['source']}", highlight=False, markup=False, soft_wrap=True)
     if as_json:
         emit_json(out)
         return
     _print_cost(out)
+
+
+def _check_price(price: float | None) -> None:
+    if price is not None and not (price > 0 and math.isfinite(price)):
+        raise InputError(f"--price-usd-per-gpu-hour must be > 0, got {price:g}", fix="pass e.g. 2.0")
+
+
+def _warn_unpriced(out: dict[str, Any]) -> None:
+    for u in out.get("unpriced", []):
+        err_console.print(f"warning: unpriced: {u['series']} GPU series ({u.get('gpu_hours', 0):,.1f} GPU-h), "
+                          f"e.g. {u['example_series']}: {u['reason']}. To fix: {u['fix']}",
+                          highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_cost(out: dict[str, Any]) -> None:
@@ -146,8 +162,10 @@ def _read_text(path: Path, flag: str) -> str:
 
 
 def waste_findings(util_path: Path | None, memory_path: Path | None, gpu: str | None, price: float | None,
-                   gpus_per_workload: int, idle_below: float, catalog_path: Path | None) -> dict[str, Any]:
-    """The `waste` JSON for a file (or the bundled sample when util_path is None)."""
+                   gpus_per_workload: int, idle_below: float, catalog_path: Path | None, sample: bool = False,
+                   db: str | None = None, window_s: float = 7 * 86400.0, end_s: float | None = None,
+                   discounts: Path | None = None, mapping: Path | None = None) -> dict[str, Any]:
+    """The `waste` JSON for a file, the bundled sample (`sample`), or else the store's GPU series."""
     import numpy as np
 
     from costplane.catalog import load_catalog
@@ -159,9 +177,10 @@ def waste_findings(util_path: Path | None, memory_path: Path | None, gpu: str | 
         raise InputError(f"--gpus-per-workload must be ≥ 1, got {gpus_per_workload}", fix="pass 1 or more")
     if not (0 < idle_below <= 100):
         raise InputError(f"--idle-below must be in (0, 100] percent, got {idle_below:g}", fix="use e.g. --idle-below 5")
-    if price is not None and not (price > 0 and math.isfinite(price)):
-        raise InputError(f"--price-usd-per-gpu-hour must be > 0, got {price:g}", fix="pass e.g. 2.0")
-    cat = load_catalog(catalog_path)
+    _check_price(price)
+    if util_path is None and not sample:
+        return _store_waste(db, catalog_path, discounts, mapping, window_s, end_s, gpu, price, idle_below)
+    cat = load_catalog(catalog_path, discounts)
     memory = None
     source = str(util_path)
     if util_path is None:
@@ -199,21 +218,50 @@ def waste_findings(util_path: Path | None, memory_path: Path | None, gpu: str | 
     return out
 
 
+def _store_waste(db, catalog_path, discounts, mapping, window_s, end_s, gpu, price, idle_below) -> dict[str, Any]:
+    """Waste on the store's GPU series, each workload priced by the one cost path."""
+    from costplane.core.gpus import resolve_gpu
+    from costplane.costing import EMPTY_FIX, store_waste
+    from costplane.store import Store
+
+    cat, costs, window = _measure(db, catalog_path, window_s, end_s, False, gpu, price, discounts, mapping)
+    if gpu:
+        gpu = resolve_gpu(gpu, cat.gpu_models)
+    out = store_waste(Store.open(db, create=False), costs, cat, window, price_usd_per_gpu_hour=price, gpu=gpu,
+                      idle_below_pct=idle_below)
+    if not out["samples"]:
+        raise InputError(f"no GPU use samples (gpu_util_pct) in the store for {_iso(window.start_s)} → "
+                         f"{_iso(window.end_s)}", fix=f"pass --utilisation FILE, or {EMPTY_FIX}")
+    out.update({"gpu": gpu, "warnings": [f"unpriced workload {u['workload']}: {u['reason']}" for u in out["unpriced"]],
+                "rejected_rows": 0, "rejected": [], "memory_joined": any(w["peak_memory_gib"] is not None
+                                                                         for w in out["workloads"])})
+    return out
+
+
 def waste_cmd(
     utilisation: Annotated[Path | None, typer.Option("--utilisation", "--utilization",
                                                      help="GPU utilisation CSV: timestamp,workload,gpu_util_pct or "
-                                                          "timestamp_anon,value,container_ip (default: bundled sample).")] = None,
+                                                          "timestamp_anon,value,container_ip (default: the store).")] = None,
     memory: Annotated[Path | None, typer.Option("--memory", help="GPU memory used (bytes), same layouts.")] = None,
     gpu: GpuOpt = None,
     price_usd_per_gpu_hour: PriceOpt = None,
-    gpus_per_workload: Annotated[int, typer.Option("--gpus-per-workload", help="GPUs each workload holds.")] = 1,
-    idle_below: Annotated[float, typer.Option("--idle-below", help="Util % below which a GPU counts as idle.")] = 5.0,
-    top: Annotated[int, typer.Option("--top", help="Rows in the table (JSON has all).")] = 15,
+    gpus_per_workload: Annotated[int, typer.Option("--gpus-per-workload", help="GPUs each workload holds.", parser=Finite(1, 1024, whole=True))] = 1,
+    idle_below: Annotated[float, typer.Option("--idle-below", help="Util % below which a GPU counts as idle.", parser=Finite(0, 100))] = 5.0,
+    top: Annotated[int, typer.Option("--top", help="Rows in the table (JSON has all).", parser=Finite(0, 100_000, whole=True))] = 15,
+    window: WindowOpt = "7d",
+    end: EndOpt = None,
     catalog: CatalogOpt = None,
+    discounts: DiscountsOpt = None,
+    mapping: MappingOpt = None,
+    db: DbOpt = None,
+    sample: SampleOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Paid vs used GPU-hours per workload, idle cost, and the action that would save the most."""
-    out = waste_findings(utilisation, memory, gpu, price_usd_per_gpu_hour, gpus_per_workload, idle_below, catalog)
+    from costplane.core.times import MAX_WINDOW_S, parse_duration_s
+
+    out = waste_findings(utilisation, memory, gpu, price_usd_per_gpu_hour, gpus_per_workload, idle_below, catalog,
+                         sample, db, parse_duration_s(window, "--window", MAX_WINDOW_S), _time_arg(end, "--end"), discounts, mapping)
     for w in out["warnings"]:
         err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
     if out["rejected_rows"]:
@@ -242,7 +290,7 @@ def _print_waste(out: dict[str, Any], top: int) -> None:
 
 @budget_app.command("set")
 def budget_set_cmd(
-    amount: Annotated[float, typer.Option("--amount", help="Monthly budget, USD.")],
+    amount: Annotated[float, typer.Option("--amount", help="Monthly budget, USD (<= 1e12).", parser=Finite(-1e12, 1e12))],
     team: Annotated[str | None, typer.Option("--team", help="Team the budget is for.")] = None,
     project: Annotated[str | None, typer.Option("--project", help="Project the budget is for.")] = None,
     thresholds: Annotated[str, typer.Option("--thresholds", help="Alert at these fractions of the budget.")] = "0.5,0.8,1.0",
@@ -254,6 +302,7 @@ def budget_set_cmd(
     from sqlalchemy import select
 
     from costplane.budget import BudgetSpec
+    from costplane.budget._webhook import redact
     from costplane.store import Budget, Store
 
     if (team is None) == (project is None):
@@ -262,6 +311,10 @@ def budget_set_cmd(
         ts = tuple(float(t) for t in thresholds.split(",") if t.strip())
     except ValueError:
         raise InputError(f"--thresholds {thresholds!r} is not a list of numbers", fix="use e.g. 0.5,0.8,1.0") from None
+    if webhook:  # https to a public host only (COSTPLANE_WEBHOOK_ALLOW_HOSTS for an internal one)
+        from costplane.budget._webhook import check_webhook_url
+
+        webhook = check_webhook_url(webhook)
     spec = BudgetSpec("team" if team else "project", team or project or "", amount, ts, webhook)
     store = Store.open(db)
     with store.session() as s:
@@ -272,41 +325,47 @@ def budget_set_cmd(
             s.add(row)
         row.amount_usd, row.alert_thresholds, row.webhook_url = spec.amount_usd, list(spec.thresholds), spec.webhook_url
     info = {"scope": spec.scope, "name": spec.name, "amount_usd": spec.amount_usd, "thresholds": list(spec.thresholds),
-            "webhook_url": spec.webhook_url, "period": "month"}
+            "webhook_url": redact(spec.webhook_url), "period": "month"}
     if as_json:
         emit_json(info)
         return
     console.print(f"budget for {spec.scope} {spec.name}: {money(spec.amount_usd)} per month, alerts at "
-                  f"{', '.join(f'{t:.0%}' for t in spec.thresholds)}" + (f", webhook {webhook}" if webhook else ""))
+                  f"{', '.join(f'{t:.0%}' for t in spec.thresholds)}" + (f", webhook {redact(webhook)}" if webhook else ""))
 
 
-def budget_statuses(db, catalog_path, now_s, sample) -> tuple[list, Any]:
-    """Evaluate every stored budget against the month-to-date hourly spend of its team or project."""
-    import numpy as np
+def budget_statuses(db, catalog_path, now_s, sample, discounts=None, mapping=None) -> tuple[list, Any]:
+    """Evaluate every stored budget against the month-to-date hourly spend of its team or project.
+
+    Spend comes from the one cost path without demo rows (`serve --seed`); with --sample, from the
+    bundled sample (then alerts are shown but never sent).
+    """
+    import time
+
     from sqlalchemy import select
 
-    from costplane.attribute import spend_timeline
     from costplane.budget import BudgetSpec, evaluate, month_bounds
+    from costplane.catalog import load_catalog
+    from costplane.costing import hourly_spend, load_costs, newest_data_s
+    from costplane.report._sources import load_bundled_sample
     from costplane.store import Budget, Store
 
-    store = Store.open(db)
+    store = Store.open(db, create=False)
     with store.session() as s:
         specs = [BudgetSpec(b.scope, b.name, b.amount_usd, tuple(b.alert_thresholds or ()), b.webhook_url)
                  for b in s.scalars(select(Budget).order_by(Budget.scope, Budget.name)).all()]
     if not specs:
         return [], None
-    probe_s = 31 * 86400.0
-    _, data = _measure(db, catalog_path, probe_s, now_s, sample)
-    now = now_s if now_s is not None else data.newest_s
+    cat = load_catalog(catalog_path, discounts)
+    if sample:
+        data = load_bundled_sample(cat)
+        now = now_s if now_s is not None else data.newest_s
+    else:
+        now = now_s if now_s is not None else newest_data_s(store, include_demo=False)
+        now = now if now is not None else time.time()
+        data = load_costs(store, cat, month_bounds(now)[0], now, nodes=_nodes(mapping), include_demo=False)
     month_start, _, _ = month_bounds(now)
-    start = max(month_start, min(data.oldest_s, now))
-    timelines = {}
-    for scope in {s.scope for s in specs}:
-        if now > start:
-            timelines[scope] = spend_timeline(data.cost_set, start, now, 3600.0, scope)[1]
-        else:
-            timelines[scope] = {}
-    statuses = [evaluate(spec, timelines[spec.scope].get(spec.name, np.zeros(0)), now) for spec in specs]
+    start = month_start if data.oldest_s is None else max(month_start, min(data.oldest_s, now))
+    statuses = [evaluate(spec, hourly_spend(data, spec.scope, spec.name, start, now), now) for spec in specs]
     return statuses, data
 
 
@@ -346,18 +405,25 @@ def budget_status_cmd(
     notify: Annotated[bool, typer.Option("--notify/--no-notify", help="POST new alerts to the budgets' webhooks.")] = True,
     resend: Annotated[bool, typer.Option("--resend", help="POST alerts even if they were sent before.")] = False,
     catalog: CatalogOpt = None,
+    discounts: DiscountsOpt = None,
+    mapping: MappingOpt = None,
     db: DbOpt = None,
     sample: SampleOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Month-to-date spend, end-of-month forecast and alerts of every budget."""
-    statuses, data = budget_statuses(db, catalog, _time_arg(now, "--now"), sample)
-    problems = _deliver(db, statuses, resend) if notify else []
+    """Month-to-date spend, end-of-month forecast and alerts of every budget (demo data never counts)."""
+    statuses, data = budget_statuses(db, catalog, _time_arg(now, "--now"), sample, discounts, mapping)
+    problems = _deliver(db, statuses, resend) if notify and not sample else []
+    if sample and notify and any(st.alerts and st.spec.webhook_url for st in statuses):
+        err_console.print("note: alerts on the bundled sample are shown, never sent to webhooks",
+                          highlight=False, markup=False)
+    if data is not None and data.empty:
+        err_console.print(f"no cost data: {data.source}", highlight=False, markup=False, soft_wrap=True)
     for p in problems:
         err_console.print(f"warning: {p}", highlight=False, markup=False, soft_wrap=True)
     if as_json:
-        emit_json({"source": data.source if data else None, "budgets": [s.to_dict() for s in statuses],
-                   "delivery_problems": problems})
+        emit_json({"source": data.source if data else None, "sample": sample,
+                   "budgets": [s.to_dict() for s in statuses], "delivery_problems": problems})
         return
     if not statuses:
         console.print("no budgets yet: add one with `costplane budget set --team NAME --amount 10000`")
@@ -376,27 +442,36 @@ def budget_status_cmd(
 
 # ------------------------------------------------------------------ report
 
-def report_context(db, catalog_path, window_s, end_s, sample) -> dict[str, Any]:
-    from costplane.attribute import spend_timeline
+def report_context(db, catalog_path, window_s, end_s, sample, discounts=None, mapping=None) -> dict[str, Any]:
+    from costplane.costing import EMPTY_FIX, spend_buckets, store_waste
     from costplane.report._savings import savings_report
-    from costplane.report._sources import window_for
+    from costplane.store import Store
 
-    cat, data = _measure(db, catalog_path, window_s, end_s, sample)
-    window = window_for(data, window_s, end_s)
+    cat, data, window = _measure(db, catalog_path, window_s, end_s, sample, discounts=discounts, mapping=mapping)
+    if data.empty:
+        raise InputError(f"nothing to report: the store holds no cost data from {_iso(window.start_s)} to "
+                         f"{_iso(window.end_s)}", fix=EMPTY_FIX.replace("look at", "report on"))
     cost = cost_report(data, window, "team", False)
     start = max(window.start_s, data.oldest_s)
     bucket_s = 3600.0 if window.end_s - start <= 14 * 86400 else 86400.0
-    starts, by_team, idle = spend_timeline(data.cost_set, start, window.end_s, bucket_s, "team")
-    if data.usage.empty:
-        waste = {"workloads": [], "total_monthly_saving_usd": 0.0}
+    starts, by_team, idle = spend_buckets(data, start, window.end_s, bucket_s, "team")
+    if sample:
+        waste, gpu = _waste_from_data(data, cat), data.gpu
     else:
-        waste = _waste_from_data(data, cat)
+        waste, gpu = store_waste(Store.open(db, create=False), data, cat, window), _single_gpu(data, cat)
     paid_gpu_hours = sum(r["gpu_hours"] for r in cost["rows"]) + cost["idle_gpu_hours"]
     plans = _plans_in_window(db, window) if not sample else ()
-    savings = savings_report(cost["total_usd"], paid_gpu_hours, data.gpu, cat, plans,
+    savings = savings_report(cost["total_usd"], paid_gpu_hours, gpu, cat, plans,
                              waste.get("total_monthly_saving_usd", 0.0)).to_dict()
     return {"cost": cost, "waste": waste, "savings": savings,
             "timeline": {"starts": starts, "by_team": by_team, "idle": idle, "bucket_s": bucket_s}}
+
+
+def _single_gpu(data, cat) -> str | None:
+    """The GPU model of the priced instance types, when they all have one (the savings baseline needs it)."""
+    types = {p["instance_type"] for p in data.pricing if p.get("instance_type")}
+    models = {o.gpu for o in cat.offers if o.instance_type in types}
+    return models.pop() if len(models) == 1 else None
 
 
 def _waste_from_data(data, cat) -> dict[str, Any]:
@@ -421,7 +496,7 @@ def _plans_in_window(db, window) -> tuple[dict[str, Any], ...]:
 
     from costplane.store import PlanRow, Store
 
-    store = Store.open(db)
+    store = Store.open(db, create=False)
     with store.session() as s:
         rows = s.scalars(select(PlanRow).where(PlanRow.created_at_s >= window.start_s,
                                                PlanRow.created_at_s < window.end_s)).all()
@@ -434,19 +509,21 @@ def report_cmd(
     window: WindowOpt = "7d",
     end: EndOpt = None,
     catalog: CatalogOpt = None,
+    discounts: DiscountsOpt = None,
+    mapping: MappingOpt = None,
     db: DbOpt = None,
     sample: SampleOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a self-contained HTML report: spend by team, idle, efficiency, top waste and savings."""
+    from costplane.core.times import MAX_WINDOW_S, parse_duration_s
     from costplane.report._html import render_report, spend_chart, team_chart, waste_chart
-    from costplane.report._sources import parse_duration_s
 
     try:  # fail before the work, not after it
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot write {out}: {exc.strerror}", fix="pass --out in a writable folder") from None
-    ctx = report_context(db, catalog, parse_duration_s(window), _time_arg(end, "--end"), sample)
+    ctx = report_context(db, catalog, parse_duration_s(window, "--window", MAX_WINDOW_S), _time_arg(end, "--end"), sample, discounts, mapping)
     t = ctx["timeline"]
     allocated = [r for r in ctx["cost"]["rows"] if r["kind"] == "allocated"]
     ctx["charts"] = {"spend": spend_chart(t["starts"], t["by_team"], t["idle"], t["bucket_s"]),
@@ -474,7 +551,7 @@ def demo_measure() -> None:
 
     data = load_bundled_sample(load_catalog())
     _print_cost(cost_report(data, window_for(data, 7 * 86400.0, None), "team", False))
-    _print_waste(waste_findings(None, None, None, None, 1, 5.0, None), 5)
+    _print_waste(waste_findings(None, None, None, None, 1, 5.0, None, sample=True), 5)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,9 @@ with `costplane db purge-demo`. Without it the store holds only what the user pu
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -100,6 +102,8 @@ def serve_cmd(
     webhook_allow_host: Annotated[list[str] | None, typer.Option("--webhook-allow-host", help="A webhook host "
                                   "allowed although it resolves to a private address (repeatable; also "
                                   "COSTPLANE_WEBHOOK_ALLOW_HOSTS).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the startup info as one JSON line on stdout "
+                                          "(url, store, controller) before serving.")] = False,
 ) -> None:
     """Serve the REST API (/api/v1), the dashboard (/), /metrics and /healthz, with the controller running."""
     import uvicorn
@@ -139,6 +143,11 @@ def serve_cmd(
         app.state.controller_running = app.state.controller is not None
     scheme = "https" if tls_cert else "http"
     err_console.print(f"costplane serving on {scheme}://{host}:{port}/ (store {store.url})", highlight=False)
+    if as_json:
+        sys.stdout.write(json.dumps({"url": f"{scheme}://{host}:{port}/", "store": store.url,
+                                     "controller": bool(getattr(app.state, "controller", None)),
+                                     "seeded": seed}) + "\n")
+        sys.stdout.flush()
     tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
     try:
         # Idle keep-alive connections close after 5 s; request bodies are bounded by the app (413).
@@ -193,19 +202,25 @@ def token_list_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
 
 @token_app.command("revoke")
 def token_revoke_cmd(token_id: Annotated[int, typer.Argument(help="Token id (see `costplane token list`).")],
-                     db: DbOpt = None) -> None:
+                     db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Revoke a token: it stops working at once."""
     from costplane.api._tokens import revoke_token
     from costplane.core.clock import WallClock
     from costplane.store import Store
 
     row = revoke_token(Store.open(db, create=False), token_id, WallClock().now_s(), actor="cli")
+    if as_json:
+        emit_json({"id": row.id, "name": row.name, "revoked": True})
+        return
     console.print(f"revoked token {row.id} ({row.name})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
+    from costplane.cli import _export
+
     app.command("serve")(serve_cmd)
     app.add_typer(token_app, name="token")
+    _export.register(app)  # sharing the store's data safely belongs with serving it
 
 
 def demo_serve() -> None:

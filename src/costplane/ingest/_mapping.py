@@ -90,6 +90,16 @@ class LabelMapping:
         return cls(**kwargs)
 
 
+def node_mapping_from_dict(data: Mapping, origin: str = "mapping") -> dict[str, dict[str, str]]:
+    """The mapping file's `nodes:` section: node name (DCGM `Hostname`, Kubernetes `node`) -> where it runs.
+
+    `nodes: {gpu-node-1: {instance_type: p4d.24xlarge, cloud: aws, region: us-east-1}}`; the key `"*"`
+    applies to every node not listed. costplane.costing prices each GPU series of the node from the catalog.
+    """
+    model = validate(MappingFile, data, origin, docs="docs/measure.md")
+    return {name: {k: v for k, v in where.model_dump().items() if v} for name, where in (model.nodes or {}).items()}
+
+
 @dataclass(frozen=True)
 class TagMapping:
     """Bill tag keys (normalised by `normalise_tag_key`) that name the workload, team and project."""

@@ -1,0 +1,239 @@
+"""Read the store into `Costs`: bill lines, or GPU series aggregated in SQL and priced from the catalog.
+
+Where the money comes from, over the loaded span:
+
+1. **bill lines** (`cost_records`, e.g. FOCUS ingest) when any overlaps the span: they are what was
+   paid (discounts are already in their effective cost). GPU series then only give efficiency.
+2. else **GPU series** (`usage_samples` of metric `gpu_util_pct`, as Prometheus/DCGM ingest and the
+   agent write it): each series is one GPU of its node, priced by `costing._pricing`.
+
+Series are aggregated in SQL, `GROUP BY source, series_key, hour` (count, Σ utilisation, first and
+last sample), so a month of 5-minute samples of thousands of GPUs never leaves the database row by
+row. From those buckets (rule, documented in docs/measure.md):
+
+    step(s)  = the series' sampling step: median over its buckets of (last − first) / (count − 1)
+    held(s)  = from its first sample to its last + step (gaps inside are paid: the GPU stayed held)
+    used(s)  = Σ util/100 × step per bucket (each sample stands for one step; capped at what is held)
+
+which equals the per-sample interval rule whenever samples come at a regular step, as Prometheus
+range queries return them. Rows of the demo data (`source = demo-seed`, from `serve --seed`) are
+read only when `include_demo` (never by budgets and alerts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, literal_column, select, tuple_
+
+from costplane.attribute import BillLines, CostSet, SeriesUse, Window, bill_is_idle, with_properties
+from costplane.core.types import Catalog
+from costplane.costing._pricing import Pricer, price_or_nan
+from costplane.costing._properties import kubernetes_inventory
+from costplane.ingest._metrics import GPU_UTIL_PCT
+from costplane.store import CostRecord, Store, UsageSample
+
+DEMO_SOURCE = "demo-seed"
+BUCKET_S = 3600.0
+DEFAULT_STEP_S = 60.0  # a series of one sample: the usual DCGM scrape interval
+EMPTY_FIX = ("fill it with `costplane ingest prometheus --url URL` (GPU use, priced from the catalog) or "
+             "`costplane ingest focus BILL.csv` (billed cost), or look at the bundled sample with --sample")
+
+
+@dataclass
+class Costs:
+    """What every cost view reads: the cost of any window, where it came from, and what has no price."""
+
+    source: str
+    cost_of: Callable[[Window], CostSet]
+    newest_s: float | None = None
+    oldest_s: float | None = None
+    mode: str = "empty"                     # bills | series | sample | empty
+    pricing: list[dict] = field(default_factory=list)   # per node: how its GPUs were priced
+    unpriced: list[dict] = field(default_factory=list)  # per node: why not, and the fix
+    includes_demo: bool = False
+    series: SeriesUse | None = None
+    properties: dict = field(default_factory=dict)  # workload -> Kubernetes properties (costing._properties)
+
+    @property
+    def empty(self) -> bool:
+        return self.mode == "empty"
+
+    def cost_set(self, window: Window) -> CostSet:
+        return with_properties(self.cost_of(window), self.properties)
+
+
+def _not_demo(column, include_demo: bool):
+    return None if include_demo else column != DEMO_SOURCE
+
+
+def _where(q, *conds):
+    return q.where(*[c for c in conds if c is not None])
+
+
+def newest_data_s(store: Store, include_demo: bool = True) -> float | None:
+    """Newest end of a bill line or newest GPU sample (the default window end)."""
+    with store.session() as s:
+        a = s.scalar(_where(select(func.max(CostRecord.period_end_s)), _not_demo(CostRecord.source, include_demo)))
+        b = s.scalar(_where(select(func.max(UsageSample.ts_s)).where(UsageSample.metric == GPU_UTIL_PCT),
+                            _not_demo(UsageSample.source, include_demo)))
+    values = [float(v) for v in (a, b) if v is not None]
+    return max(values) if values else None
+
+
+def holds_demo(store: Store) -> bool:
+    with store.session() as s:
+        return (s.scalar(select(CostRecord.id).where(CostRecord.source == DEMO_SOURCE).limit(1)) is not None or
+                s.scalar(select(UsageSample.id).where(UsageSample.source == DEMO_SOURCE).limit(1)) is not None)
+
+
+# ------------------------------------------------------------------ bill lines
+
+def _bills(store: Store, start_s: float, end_s: float, include_demo: bool) -> BillLines:
+    q = _where(select(CostRecord.period_start_s, CostRecord.period_end_s, CostRecord.effective_cost_usd,
+                      CostRecord.gpu_hours, CostRecord.workload, CostRecord.team, CostRecord.project,
+                      CostRecord.resource_id, CostRecord.cloud, CostRecord.tags)
+               .where(CostRecord.period_end_s > start_s, CostRecord.period_start_s < end_s),
+               _not_demo(CostRecord.source, include_demo))
+    with store.session() as s:
+        rows = s.execute(q).all()
+    if not rows:
+        return BillLines.empty()
+    rows.sort(key=lambda r: r[0])
+    labels = tuple((("workload", r[4] or ""), ("team", r[5] or ""), ("project", r[6] or ""), ("node", r[7] or ""),
+                    ("cloud", r[8] or "")) for r in rows)
+    col = lambda i: np.fromiter((float(r[i] or 0.0) for r in rows), float, len(rows))
+    idle = np.fromiter((bill_is_idle(r[4], r[5], r[6], r[9]) for r in rows), bool, len(rows))
+    return BillLines(col(0), col(1), col(2), col(3), idle, labels)
+
+
+# ------------------------------------------------------------------ GPU series
+
+def _bucket_expr(store: Store):
+    if store.engine.dialect.name == "postgresql":
+        return func.floor(UsageSample.ts_s / BUCKET_S)
+    return literal_column(f"CAST(usage_samples.ts_s / {BUCKET_S!r} AS INTEGER)")  # ts_s > 0: truncation is floor
+
+
+def series_buckets(store: Store, start_s: float, end_s: float, include_demo: bool) -> pd.DataFrame:
+    """One row per (source, series_key, hour) of gpu_util_pct in [start, end): n, Σ value, first and last ts."""
+    bucket = _bucket_expr(store).label("bucket")
+    q = _where(select(UsageSample.source, UsageSample.series_key, bucket, func.count().label("n"),
+                      func.sum(UsageSample.value).label("sum_v"), func.min(UsageSample.ts_s).label("t0"),
+                      func.max(UsageSample.ts_s).label("t1"))
+               .where(UsageSample.metric == GPU_UTIL_PCT, UsageSample.ts_s >= start_s, UsageSample.ts_s < end_s),
+               _not_demo(UsageSample.source, include_demo)).group_by(UsageSample.source, UsageSample.series_key, bucket)
+    with store.engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return pd.DataFrame(rows, columns=["source", "series_key", "bucket", "n", "sum_v", "t0", "t1"])
+
+
+def _series_labels(store: Store, firsts: pd.DataFrame) -> dict[tuple[str, str], tuple]:
+    """(source, series_key) -> (workload, team, project, labels) read from each series' first sample (by its key)."""
+    out: dict[tuple[str, str], tuple] = {}
+    keys = list(zip(firsts.source, firsts.series_key, firsts.t0.astype(float)))
+    with store.session() as s:
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = (select(UsageSample.source, UsageSample.series_key, UsageSample.workload, UsageSample.team,
+                        UsageSample.project, UsageSample.labels)
+                 .where(UsageSample.metric == GPU_UTIL_PCT,
+                        tuple_(UsageSample.source, UsageSample.series_key, UsageSample.ts_s).in_(chunk)))
+            for src, key, workload, team, project, labels in s.execute(q):
+                out[(src, key)] = (workload, team, project, labels or {})
+    return out
+
+
+def _steps(df: pd.DataFrame) -> pd.Series:
+    """Sampling step per series id: median within-bucket step, else median gap between buckets' first samples."""
+    within = df[df.n > 1]
+    step = ((within.t1 - within.t0) / (within.n - 1)).groupby(within.sid).median()
+    missing = df.loc[~df.sid.isin(step.index)]
+    if len(missing):
+        gaps = missing.sort_values(["sid", "t0"]).groupby("sid").t0.diff().dropna()
+        step = pd.concat([step, gaps.groupby(missing.loc[gaps.index, "sid"]).median()])
+    step = step[step > 0]
+    default = float(step.median()) if len(step) else DEFAULT_STEP_S
+    return step.reindex(range(int(df.sid.max()) + 1)).fillna(default)
+
+
+def series_use(store: Store, pricer: Pricer, start_s: float, end_s: float,
+               include_demo: bool) -> tuple[SeriesUse, list[dict], list[dict]]:
+    """The store's GPU series over [start, end), priced: (SeriesUse, pricing per node, unpriced per node)."""
+    df = series_buckets(store, start_s, end_s, include_demo)
+    if df.empty:
+        return SeriesUse.empty(), [], []
+    df["t0"], df["t1"], df["n"], df["sum_v"] = (df.t0.astype(float), df.t1.astype(float), df.n.astype(float),
+                                                df.sum_v.astype(float))
+    df["sid"] = df.groupby(["source", "series_key"], sort=True).ngroup()
+    firsts = df.loc[df.groupby("sid").t0.idxmin(), ["sid", "source", "series_key", "t0"]].sort_values("sid")
+    meta = _series_labels(store, firsts)
+    step = _steps(df).to_numpy()
+    df = df.sort_values(["sid", "t0"], kind="stable").reset_index(drop=True)
+    sid = df.sid.to_numpy()
+    t0 = df.t0.to_numpy()
+    last = df.groupby("sid").t1.max().to_numpy()
+    # held rows: each bucket's row runs from its first sample to the next bucket's first sample, the
+    # series' last one to its last sample + one step: contiguous from the first sample to the last + step.
+    row_start = t0
+    next_start = np.r_[row_start[1:], np.inf]
+    last_of_series = np.r_[sid[1:] != sid[:-1], True]
+    row_end = np.where(last_of_series, last[sid] + step[sid], next_start)
+    used = np.minimum(df.sum_v.to_numpy() / 100.0 * step[sid], row_end - row_start)
+    used = np.clip(used, 0.0, None)
+    labels, prices, pricing, unpriced = [], [], {}, {}
+    for r in firsts.itertuples():
+        workload, team, project, raw = meta.get((r.source, r.series_key), (None, None, None, {}))
+        p = pricer.price(raw or {})
+        labels.append((("workload", workload or ""), ("team", team or ""), ("project", project or ""),
+                       ("node", p.node), ("cloud", p.cloud)))
+        prices.append(price_or_nan(p))
+        book = pricing if p.usd_per_gpu_hour is not None else unpriced
+        entry = book.setdefault((p.node, p.rule), {"node": p.node or "(no node label)", "instance_type": p.instance_type,
+                                                   "cloud": p.cloud, "region": p.region, "series": 0,
+                                                   "example_series": r.series_key})
+        entry["series"] += 1
+        if p.usd_per_gpu_hour is not None:
+            entry.update(usd_per_gpu_hour=round(p.usd_per_gpu_hour, 6), rule=p.rule)
+        else:
+            entry.update(reason=p.rule, fix=p.fix)
+    order = np.argsort(row_start, kind="stable")
+    spans = row_end - row_start
+    use = SeriesUse(sid[order].astype(np.int64), row_start[order], row_end[order], used[order], np.asarray(prices, float),
+                    tuple(labels), max_span_s=float(spans.max()) if len(spans) else BUCKET_S)
+    return use, list(pricing.values()), list(unpriced.values())
+
+
+# ------------------------------------------------------------------ the one loader
+
+def load_costs(store: Store, catalog: Catalog, start_s: float, end_s: float, *,
+               nodes: Mapping[str, Mapping[str, str]] | None = None, gpu: str | None = None,
+               price_usd_per_gpu_hour: float | None = None, include_demo: bool = True) -> Costs:
+    """The store's costs over [start, end): bill lines if any overlap it, else priced GPU series, else empty."""
+    if gpu:
+        from costplane.core.gpus import resolve_gpu
+
+        gpu = resolve_gpu(gpu, catalog.gpu_models)
+    kube_nodes, props = kubernetes_inventory(store)  # what `costplane ingest kubernetes` stored
+    pricer = Pricer(catalog, {**kube_nodes, **dict(nodes or {})}, gpu, price_usd_per_gpu_hour)
+    series, pricing, unpriced = series_use(store, pricer, start_s - BUCKET_S, end_s, include_demo)
+    bills = _bills(store, start_s, end_s, include_demo)
+    demo = include_demo and holds_demo(store)
+    demo_note = " (includes demo data from `serve --seed`; `costplane db purge-demo` removes it)" if demo else ""
+    if len(bills):
+        def cost_of(w: Window, _b=bills, _s=series) -> CostSet:
+            return _b.cost_set(w, _s.used_ratio(w))
+
+        return Costs(f"store {store.url}: {len(bills)} bill lines" + demo_note, cost_of,
+                     float(bills.end_s.max()), float(bills.start_s.min()), "bills", includes_demo=demo, series=series,
+                     properties=props)
+    if len(series):
+        n = len(series.labels)
+        return Costs(f"store {store.url}: {n} GPU series ({GPU_UTIL_PCT}) priced from {catalog.source}" + demo_note,
+                     series.cost_set, float(series.end_s.max()), float(series.start_s.min()), "series",
+                     pricing, unpriced, demo, series, props)
+    return Costs(f"store {store.url} holds no cost data for this window: {EMPTY_FIX}",
+                 lambda w: CostSet(w, ()), None, None, "empty", includes_demo=demo, properties=props)
