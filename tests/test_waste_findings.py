@@ -116,3 +116,31 @@ def test_a_single_sample_workload_holds_the_files_median_interval():
     rows = {w.workload: w for w in find_waste(parse_usage_csv(text, "t", percent=True), WasteConfig(1.0))}
     assert rows["b"].paid_gpu_hours == pytest.approx(30 / 3600)
     assert rows["b"].used_gpu_hours == pytest.approx(0.4 * 30 / 3600)
+
+
+def test_a_long_gap_is_paid_but_unobserved_not_filled_with_the_last_value():
+    # 40 one-minute samples at 60 % util, a 10-hour gap, 10 more at 60 %: the sample before the gap
+    # holds for the 300 s staleness window only; the other 35,700 s are paid but unobserved
+    ts = [60.0 * i for i in range(40)] + [39 * 60.0 + 36_000 + 60.0 * i for i in range(10)]
+    text = "timestamp,workload,gpu_util_pct\n" + "".join(f"{t:g},a,60\n" for t in ts)
+    (w,) = find_waste(parse_usage_csv(text, "t", percent=True), WasteConfig(2.0))
+    paid_s = ts[-1] - ts[0] + 60.0
+    assert w.paid_gpu_hours == pytest.approx(paid_s / 3600)
+    assert w.unobserved_gpu_hours == pytest.approx((36_000 - 300) / 3600)
+    assert w.used_gpu_hours == pytest.approx(0.6 * (paid_s - 35_700) / 3600)  # 0.55, not the 6.5 a fill gives
+    assert w.used_gpu_hours + w.unobserved_gpu_hours <= w.paid_gpu_hours + 1e-12
+    row = waste_report([w], WasteConfig(2.0))["workloads"][0]
+    assert row["unobserved_gpu_hours"] == pytest.approx(35_700 / 3600, abs=1e-6)
+    assert row["idle_usd"] == pytest.approx((row["paid_gpu_hours"] - row["used_gpu_hours"]) * 2.0, abs=1e-3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(1, 5000), st.floats(0, 100)), min_size=1, max_size=30))
+def test_staleness_bounds_used_by_observed_time(steps):
+    ts = np.cumsum([0.0] + [d for d, _ in steps[:-1]])
+    text = "timestamp,workload,gpu_util_pct\n" + "".join(f"{float(t)!r},a,{u!r}\n" for t, (_, u) in zip(ts, steps))
+    (w,) = find_waste(parse_usage_csv(text, "t", percent=True), WasteConfig(1.0))
+    dt = intervals(ts) if len(ts) > 1 else np.array([60.0])
+    assert w.unobserved_gpu_hours == pytest.approx(np.maximum(dt - 300, 0).sum() / 3600, abs=1e-9)
+    assert w.used_gpu_hours <= np.minimum(dt, 300).sum() / 3600 + 1e-9
+    assert w.paid_gpu_hours == pytest.approx(dt.sum() / 3600)

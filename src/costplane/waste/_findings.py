@@ -2,8 +2,9 @@
 
 For each workload (see _series.py for the interval rule that keeps used ≤ paid):
 
-    paid_gpu_hours = Σ interval_i × G / 3600          used_gpu_hours = Σ util_i/100 × interval_i × G / 3600
+    paid_gpu_hours = Σ interval_i × G / 3600          used_gpu_hours = Σ util_i/100 × min(interval_i, 300 s) × G / 3600
     efficiency     = used / paid                       idle_usd       = (paid − used) × price_usd_per_gpu_hour
+    unobserved_gpu_hours = Σ max(interval_i − 300 s, 0) × G / 3600   (paid, but no sample says how it was used)
 
 Candidate actions, each with a risk note and a monthly saving: the saving over the file's observed
 span (first sample of any workload to the end of the last), × `MONTH_HOURS` / span — as if the observed
@@ -29,7 +30,13 @@ import numpy as np
 
 from costplane.core.errors import InfeasibleError
 from costplane.core.types import Catalog
-from costplane.waste._series import UsageSeries, intervals, median_interval_s, split_by_workload
+from costplane.waste._series import (
+    UsageSeries,
+    intervals,
+    median_interval_s,
+    observed_intervals,
+    split_by_workload,
+)
 
 MONTH_HOURS = 730.0              # 365 × 24 / 12
 AUTO_STOP_MIN_S = 1800.0         # idle for at least 30 min before a stop is worth its cold start
@@ -67,6 +74,7 @@ class WorkloadWaste:
     workload: str
     paid_gpu_hours: float
     used_gpu_hours: float
+    unobserved_gpu_hours: float
     idle_usd: float
     paid_usd: float
     samples: int
@@ -93,6 +101,7 @@ class WorkloadWaste:
             "workload": self.workload,
             "paid_gpu_hours": round(self.paid_gpu_hours, 6),
             "used_gpu_hours": round(self.used_gpu_hours, 6),
+            "unobserved_gpu_hours": round(self.unobserved_gpu_hours, 6),
             "efficiency": round(self.efficiency, 6),
             "idle_usd": round(self.idle_usd, 4),
             "paid_usd": round(self.paid_usd, 4),
@@ -217,12 +226,14 @@ def find_waste(util: UsageSeries, cfg: WasteConfig, memory: UsageSeries | None =
     per_month = MONTH_HOURS / span_h if span_h > 0 else 0.0  # observed span -> one month
     for name, (ts, u) in per_workload.items():
         dt = intervals(ts, single_s)
+        seen = observed_intervals(dt)  # a sample holds for at most the staleness window
         paid_h = float(dt.sum()) * g / 3600.0
-        used_h = float(np.dot(u / 100.0, dt)) * g / 3600.0
+        used_h = float(np.dot(u / 100.0, seen)) * g / 3600.0
         used_h = min(used_h, paid_h)
+        unobserved_h = float((dt - seen).sum()) * g / 3600.0
         observed_h = paid_h / g
         paid_usd = paid_h * cfg.price_usd_per_gpu_hour
-        stretches = idle_stretches(u, dt, cfg.idle_below_pct)
+        stretches = idle_stretches(u, seen, cfg.idle_below_pct)
         p95 = float(np.percentile(u, 95))
         peak = _peak_memory_gib(ts, mem_by_workload.get(name), float(dt[-1]))
         candidates = () if not (observed_h > 0 and per_month > 0) else (  # nothing observed: nothing to extrapolate to a month
@@ -230,9 +241,9 @@ def find_waste(util: UsageSeries, cfg: WasteConfig, memory: UsageSeries | None =
             _smaller_gpu(p95, peak, observed_h, per_month, cfg, catalog), _spot(observed_h, per_month, cfg, catalog))
         actions = tuple(a for a in candidates if a is not None and a.monthly_saving_usd > 0)
         out.append(WorkloadWaste(
-            workload=name, paid_gpu_hours=paid_h, used_gpu_hours=used_h,
+            workload=name, paid_gpu_hours=paid_h, used_gpu_hours=used_h, unobserved_gpu_hours=unobserved_h,
             idle_usd=(paid_h - used_h) * cfg.price_usd_per_gpu_hour, paid_usd=paid_usd, samples=len(ts),
-            start_s=float(ts[0]), end_s=float(ts[-1] + dt[-1]), mean_util_pct=float(np.dot(u, dt) / dt.sum()),
+            start_s=float(ts[0]), end_s=float(ts[-1] + dt[-1]), mean_util_pct=float(np.dot(u, seen) / seen.sum()),
             p95_util_pct=p95, peak_memory_gib=peak, idle_stretches=int(np.sum(stretches >= AUTO_STOP_MIN_S)),
             longest_idle_s=float(stretches.max()) if len(stretches) else 0.0, actions=actions))
     out.sort(key=lambda w: (-w.idle_usd, w.workload))
@@ -246,6 +257,7 @@ def waste_report(findings: list[WorkloadWaste], cfg: WasteConfig) -> dict[str, A
         "workloads": rows,
         "total_paid_usd": round(math.fsum(r["paid_usd"] for r in rows), 4),
         "total_idle_usd": round(math.fsum(r["idle_usd"] for r in rows), 4),
+        "total_unobserved_gpu_hours": round(math.fsum(r["unobserved_gpu_hours"] for r in rows), 6),
         "total_monthly_saving_usd": round(math.fsum(r["monthly_saving_usd"] for r in rows), 2),
         "price_usd_per_gpu_hour": cfg.price_usd_per_gpu_hour,
         "gpus_per_workload": cfg.gpus_per_workload,

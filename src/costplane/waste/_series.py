@@ -8,10 +8,13 @@ Layouts (by header, any column order, extra columns ignored):
 Interval rule (per workload, samples sorted by time, duplicates at one timestamp averaged):
     interval_i = t_{i+1} − t_i for every sample but the last; the last gets the workload's median interval
     paid  = (t_last − t_first + median) × GPUs  = Σ interval_i × GPUs
-    used  = Σ util_i/100 × interval_i × GPUs
-so a sample's value holds until the next sample (gaps included: the GPU stayed held), and because
-0 ≤ util ≤ 100, used ≤ paid and efficiency ≤ 1 exactly. A workload with one sample has no interval to
-measure: it gets the median interval of the file's other series (`DEFAULT_INTERVAL_S` if none).
+    used  = Σ util_i/100 × min(interval_i, STALENESS_S) × GPUs
+    unobserved = Σ max(interval_i − STALENESS_S, 0) × GPUs
+so the GPU is paid through every gap (it stayed held), but a sample's value holds until the next sample
+for at most `STALENESS_S` = 300 s, Prometheus' staleness window (a series not scraped for 5 minutes is
+stale): the rest of a longer gap is paid but unobserved, reported apart instead of filled with the last
+value. Because 0 ≤ util ≤ 100, used ≤ paid and efficiency ≤ 1 exactly. A workload with one sample has
+no interval to measure: it gets the median interval of the file's other series (`DEFAULT_INTERVAL_S` if none).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pandas as pd
 from costplane.core.errors import InputError
 
 DEFAULT_INTERVAL_S = 60.0  # one sample a minute, the usual DCGM exporter scrape
+STALENESS_S = 300.0  # Prometheus' lookback delta: a sample stands for at most 5 minutes after it
 _TIME_COLS = ("timestamp", "timestamp_anon", "ts", "ts_s", "time")
 _KEY_COLS = ("workload", "container_ip", "container", "pod")
 _VALUE_COLS = ("gpu_util_pct", "value", "gpu_memory_bytes", "gpu_memory_used_bytes", "util")
@@ -136,6 +140,11 @@ def intervals(ts_s: np.ndarray, single_s: float = DEFAULT_INTERVAL_S) -> np.ndar
     if not median > 0 or not math.isfinite(median):
         median = single_s
     return np.append(gaps, median)
+
+
+def observed_intervals(interval_s: np.ndarray) -> np.ndarray:
+    """The part of each sample's interval its value is known for: at most STALENESS_S (see the module docstring)."""
+    return np.minimum(interval_s, STALENESS_S)
 
 
 def median_interval_s(series: UsageSeries) -> float:
