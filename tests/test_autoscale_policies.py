@@ -164,3 +164,32 @@ def test_hybrid_reacts_only_when_the_queue_cannot_drain_within_its_budget():
     assert later.desired_replicas == 5
     gone, _ = POLICIES["hybrid"](obs(steady, now=1121.0, ready=5, queue=0.0), state, CFG)
     assert gone.desired_replicas == 2
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_policy_state_is_json_serialisable_and_round_trips(name):
+    """The controller persists policy state in its store: plain JSON, and a reloaded state decides the same."""
+    import json
+
+    rng = np.random.default_rng(3)
+    state = None
+    for k in range(40):
+        demand = rng.poisson(rng.uniform(0, 30), size=1200).astype(float)
+        o = obs(demand, now=2000.0 + 15 * k, ready=int(rng.integers(0, 8)), queue=float(rng.uniform(0, 80)))
+        _, state = POLICIES[name](o, state, CFG)
+        reloaded = json.loads(json.dumps(state))
+        nxt = obs(demand, now=2015.0 + 15 * k, ready=3, queue=10.0)
+        assert POLICIES[name](nxt, state, CFG)[0] == POLICIES[name](nxt, reloaded, CFG)[0]
+
+
+def test_slo_guard_tightens_when_the_budget_burns_and_holds_down_scaling():
+    decide = POLICIES["slo"]
+    steady = np.full(3600, 4.0)
+    calm, s_calm = decide(obs(steady, now=5000.0, ready=3), None, CFG)
+    assert s_calm["inner"]["headroom"] == 0.0
+    # the queue holds far more than the ready fleet drains in max_queue_s: the budget burns, headroom rises
+    hot, s_hot = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, CFG)
+    assert s_hot["inner"]["headroom"] > 0 and hot.desired_replicas > calm.desired_replicas
+    # demand drops: the need falls, but the fleet is held at the largest need of the hold window
+    later, _ = decide(obs(np.zeros(3600), now=5060.0, ready=hot.desired_replicas), s_hot, CFG)
+    assert later.desired_replicas == hot.desired_replicas

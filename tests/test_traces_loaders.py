@@ -99,3 +99,18 @@ def test_bin_arrivals_and_series_value():
     s = bin_arrivals(np.array([5.0, 5.5, 7.2]), None, 1.0)
     assert isinstance(s, DemandSeries) and s.counts.tolist() == [2, 0, 1] and s.start_s == 5.0
     assert s.rate.tolist() == [2, 0, 1] and s.tiled(3).total == 9
+
+
+def test_dlrm_and_gpu_use_files_load_as_demand_series(traces_dir):
+    from costplane.traces import dlrm_service_series, dlrm_services, load_trace
+
+    dlrm = traces_dir / "alibaba-dlrm-2025/disaggregated_DLRM_trace_even_apps.csv"
+    assert dlrm_services(dlrm, 3) == ["app_126", "app_62", "app_144"]  # rule: largest std of live GPU instances
+    s = dlrm_service_series(dlrm, "app_62", 60.0)
+    assert len(s) == 44_626 and s.step_s == 60.0 and s.unit == "instances"
+    assert 90.0 <= s.rate.min() and s.rate.max() == pytest.approx(179.0)  # mean live instances per step
+    via = load_trace(dlrm, service="app_62")
+    assert np.array_equal(via.counts, s.counts) and via.warnings  # 60 s steps by default, said
+    g = load_trace(traces_dir / "alibaba-genai-2026-usage/pod_gpu_duty_cycle_anon.csv", step_s=15.0)
+    assert g.unit == "gpu-busy" and g.rate.mean() == pytest.approx(4.26, abs=0.01)
+    assert g.rate.max() == pytest.approx(17.3, abs=0.01)

@@ -10,6 +10,7 @@ import numpy as np
 
 from costplane.autoscale._spec import ServiceSpec
 
+SEASON_LEVEL_S = 3600.0  # level over which a past season is rescaled to today (the slo policy)
 DECISION_INTERVAL_S = 15.0  # Kubernetes HPA sync period; also Ray Serve's default look-back cadence order
 
 
@@ -100,4 +101,30 @@ class AutoscaleConfig:
     upscale_delay_s: float = 0.0
     downscale_delay_s: float = 0.0
     warmup_s: float = 120.0                  # no down-scaling before this much demand history
+    # slo (the default policy, autoscale/_slo.py): chosen by leave-one-trace-out over every shared trace
+    # (`bench/bench_replay.py --only cv`, BENCHMARKS.md "Inference replay").
+    slo_served: float = 0.999                # the SLO: share of demand served within max_queue_s
+    slo_quantile: float = 0.95               # of the rise above today's level within a cold start + interval
+    slo_lookback_s: float = 3600.0           # history the rise distribution is read from
+    slo_burn_alert: float = 10.0             # fast-window burn rate (x the budget) that tightens the guard
+    slo_headroom: float = 0.0                # static headroom on top of the guard's
+    slo_burst_s: float = 30.0                # recent window the burst chase reads (and the one before it)
+    slo_accel_weight: float = 0.5            # share of the acceleration extrapolated over the cold start
+    slo_hold_s: float = 900.0                # scale down only to the largest need of this window
+    slo_hold_max_s: float = 3600.0
+    slo_window_s: float = 3600.0             # error-budget window (slow burn)
+    slo_fast_window_s: float = 300.0         # fast-burn window
+    slo_headroom_step: float = 0.25          # added to the headroom each decision the fast window burns
+    slo_headroom_max: float = 1.0
+    slo_relax_s: float = 3600.0              # half-life of the headroom and hold once the budget has slack
+    slo_seasons_s: tuple[float, ...] = (86_400.0, 7 * 86_400.0)
     forecaster: Any = field(default=None, compare=False)  # Forecaster factory; None = the fast built-in one
+
+    @property
+    def history_s(self) -> float:
+        """Demand history the policies need in an Observation (the live controller fetches this much):
+        the longest season plus one hour of level and a cold start, or the lookback windows if longer."""
+        season = max(self.slo_seasons_s, default=0.0)
+        recent = max(self.predictive_lookback_s, self.slo_lookback_s + self.service.cold_start_s + self.decision_interval_s,
+                     self.slo_window_s, 2 * self.slo_burst_s)
+        return max(season + SEASON_LEVEL_S + self.service.cold_start_s + self.decision_interval_s, recent)  # Forecaster factory; None = the fast built-in one

@@ -13,19 +13,19 @@ Rules, in order, all timed by `obs.now_s` against timestamps kept in state (neve
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from costplane.autoscale._decision import AutoscaleConfig, Decision, Observation
 
 Policy = Callable[[Observation, Any, AutoscaleConfig], tuple[Decision, Any]]
 
 
-@dataclass(frozen=True)
-class GuardState:
-    inner: Any = None
-    up_since_s: float | None = None
-    down_since_s: float | None = None
+class GuardState(TypedDict):
+    """The guard's state: a plain dict, JSON-serialisable like every policy's (the controller stores it)."""
+
+    inner: Any
+    up_since_s: float | None
+    down_since_s: float | None
 
 
 def _delayed(now: float, since: float | None, delay_s: float) -> tuple[bool, float]:
@@ -37,8 +37,8 @@ def guarded(policy: Policy) -> Policy:
     """The policy with bounds, scale-to-zero delay and up/down delays applied."""
 
     def decide(obs: Observation, state: GuardState | None, cfg: AutoscaleConfig) -> tuple[Decision, GuardState]:
-        state = state if isinstance(state, GuardState) else GuardState()
-        decision, inner = policy(obs, state.inner, cfg)
+        state = state if isinstance(state, dict) else {}
+        decision, inner = policy(obs, state.get("inner"), cfg)
         spec = cfg.service
         current = obs.current_replicas
         desired = decision.desired_replicas
@@ -47,13 +47,13 @@ def guarded(policy: Policy) -> Policy:
             desired = current
         up_since = down_since = None
         if desired > current:
-            ok, up_since = _delayed(obs.now_s, state.up_since_s, cfg.upscale_delay_s)
+            ok, up_since = _delayed(obs.now_s, state.get("up_since_s"), cfg.upscale_delay_s)
             if not ok and not (current == 0 and obs.demand.size and obs.demand[-1] > 0):
                 decision = decision.with_desired(current, f"up-scale held for {cfg.upscale_delay_s:g} s delay")
         elif desired < current and obs.demand.size * obs.step_s < cfg.warmup_s:
             decision = decision.with_desired(current, f"down-scale held: under {cfg.warmup_s:g} s of history")
         elif desired < current:
-            ok, down_since = _delayed(obs.now_s, state.down_since_s, cfg.downscale_delay_s)
+            ok, down_since = _delayed(obs.now_s, state.get("down_since_s"), cfg.downscale_delay_s)
             if not ok:
                 decision = decision.with_desired(current, f"down-scale held for {cfg.downscale_delay_s:g} s delay")
         floor = spec.floor_replicas
@@ -64,7 +64,7 @@ def guarded(policy: Policy) -> Policy:
         bounded = min(spec.max_replicas, max(floor, decision.desired_replicas))
         if bounded != decision.desired_replicas:
             decision = decision.with_desired(bounded, f"bounded to [{floor}, {spec.max_replicas}]")
-        return decision, replace(state, inner=inner, up_since_s=up_since, down_since_s=down_since)
+        return decision, GuardState(inner=inner, up_since_s=up_since, down_since_s=down_since)
 
     decide.__name__ = getattr(policy, "__name__", "policy")
     decide.__doc__ = policy.__doc__

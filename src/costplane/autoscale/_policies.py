@@ -19,13 +19,16 @@ so capacity needs to cover bursts only at that resolution.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import math
 from typing import Any
 
 from costplane.autoscale._decision import AutoscaleConfig, Decision, Observation, replicas_for_rate
 from costplane.autoscale._forecaster import default_forecaster, window_rates
 from costplane.autoscale._guard import Policy, guarded
+from costplane.autoscale._slo import slo
 from costplane.core.errors import InputError
 
 HPA_SCALE_UP_PODS = 4        # HPA default scale-up policy: +4 pods or +100 % per 15 s, whichever is more
@@ -152,8 +155,20 @@ RAW_POLICIES: dict[str, Policy] = {
     "knative": knative,
     "predictive": predictive,
     "hybrid": hybrid,
+    "slo": slo,
 }
 POLICIES: dict[str, Policy] = {name: guarded(p) for name, p in RAW_POLICIES.items()}
+
+
+def _is_policy(obj: object) -> bool:
+    """A Python function (not a builtin such as os.system, not a class or a dict) callable with 3 arguments."""
+    if not (inspect.isfunction(obj) or isinstance(obj, functools.partial)):
+        return False
+    try:
+        inspect.signature(obj).bind(None, None, None)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def load_policy(name: str) -> Policy:
@@ -164,8 +179,11 @@ def load_policy(name: str) -> Policy:
         module_name, _, func = name.partition(":")
         try:
             policy = getattr(importlib.import_module(module_name), func)
-        except (ImportError, AttributeError) as exc:
+        except Exception as exc:  # ImportError, AttributeError, ValueError (`:`), or the module's own failure
             raise InputError(f"cannot load policy {name!r} ({exc})",
                              fix="pass module:function importable from this Python") from None
+        if not _is_policy(policy):
+            raise InputError(f"{name!r} is not a policy: a policy is a Python function (observation, state, config)",
+                             fix="pass module:function where function(obs, state, cfg) returns (decision, state)")
         return guarded(policy)
     raise InputError(f"unknown policy {name!r}", fix=f"use one of {', '.join(POLICIES)} or module:function")

@@ -12,7 +12,7 @@ from costplane.core.errors import InputError
 from costplane.core.times import timestamp_seconds
 from costplane.traces._series import DEFAULT_STEP_S, DemandSeries, bin_arrivals, series_from_intervals
 
-FORMATS = ("azure-llm", "mooncake", "requests", "series")
+FORMATS = ("azure-llm", "mooncake", "requests", "series", "dlrm", "gpu-use")
 UNITS = ("requests", "tokens")
 MAX_DEFAULT_STEPS = 1_000_000  # ~11.6 days at 1 s; longer traces default to a coarser step (with a warning)
 NICE_STEPS_S = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -65,6 +65,10 @@ def detect_format(path: Path) -> str:
         return "azure-llm"
     if {"timestamp", "count"} <= cols:
         return "series"
+    if {"instance_sn", "role", "app_name", "creation_time", "deletion_time"} <= cols:
+        return "dlrm"
+    if {"timestamp_anon", "value", "container_ip"} <= cols or {"timestamp", "workload", "gpu_util_pct"} <= cols:
+        return "gpu-use"
     if {"timestamp", "input_tokens", "output_tokens"} <= cols:
         return "requests"
     raise InputError(f"{path}: unknown trace format, header is {line[:120]!r}", fix=_FIX_FORMATS)
@@ -153,6 +157,16 @@ def load_trace(path: str | Path, step_s: float | None = None, unit: str = "reque
     if not step > 0:
         raise InputError(f"--step must be > 0, got {step_s!r}", fix="pass a positive number of seconds")
     fmt = detect_format(path)
+    if fmt == "dlrm":
+        from costplane.traces._fleet import dlrm_service_series, dlrm_services
+
+        name = service or dlrm_services(path, 1)[0]  # default: the service whose fleet varies most
+        series = dlrm_service_series(path, name, step if step_s is not None else 60.0)
+        return series if step_s is not None else _with_step_note(series, series.step_s)
+    if fmt == "gpu-use":
+        from costplane.traces._fleet import gpu_use_series
+
+        return gpu_use_series(path, step)
     if fmt == "series":
         frame = pd.read_csv(path, dtype=str, skipinitialspace=True)
         frame.columns = [c.strip().lower() for c in frame.columns]
