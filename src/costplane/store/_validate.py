@@ -32,8 +32,14 @@ class RowProblem(ValueError):
         self.column, self.value, self.reason = column, value, reason
 
 
+_LENGTHS: dict[tuple[str, str], int | None] = {}
+
+
 def _length(model, column: str) -> int | None:
-    return getattr(model.__table__.c[column].type, "length", None)
+    key = (model.__tablename__, column)
+    if key not in _LENGTHS:
+        _LENGTHS[key] = getattr(model.__table__.c[column].type, "length", None)
+    return _LENGTHS[key]
 
 
 def _finite(column: str, value: Any, required: bool = True) -> float | None:
@@ -63,28 +69,20 @@ def check_name(model, column: str, value: Any, required: bool = False) -> None:
         raise RowProblem(column, value[:40] + "…", f"longer than {limit} characters")
 
 
-def _no_nul(obj: Any) -> bool:
-    if isinstance(obj, str):
-        return "\x00" not in obj
-    if isinstance(obj, dict):
-        return all(_no_nul(k) and _no_nul(v) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return all(_no_nul(v) for v in obj)
-    return True
-
-
 def check_json(column: str, value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, dict):
         raise RowProblem(column, value, "not a JSON object")
+    if not value:
+        return
     try:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise RowProblem(column, None, f"not JSON-safe ({exc})") from None
     if len(text) > MAX_JSON_CHARS:
         raise RowProblem(column, None, f"longer than {MAX_JSON_CHARS} characters as JSON")
-    if not _no_nul(value):
+    if "\\u0000" in text:  # json.dumps writes a NUL byte, in a key or a value, as \u0000
         raise RowProblem(column, None, "contains a NUL byte")
 
 
