@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
+    except UnicodeDecodeError as exc:  # a binary file where a text file (CSV, YAML, JSON) was expected
+        err_console.print(f"error: a file given is not UTF-8 text ({exc.reason} at byte {exc.start}). To fix: pass "
+                          "the CSV/YAML/JSON file the option asks for", highlight=False, markup=False, soft_wrap=True)
+        return 2
     except OSError as exc:  # a path the user named cannot be read or written (a directory, /proc, no permission)
         where = f" {exc.filename}" if exc.filename else ""
         err_console.print(f"error: cannot use{where}: {exc.strerror or exc.__class__.__name__}. To fix: name a "

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from costplane.catalog import import_skypilot_dir, load_catalog, write_catalog_csv
-from costplane.cli._common import CatalogOpt, DiscountsOpt, JsonOpt, console, emit_json, money
+from costplane.cli._common import CatalogOpt, DiscountsOpt, Finite, JsonOpt, console, emit_json, money
 from costplane.core.errors import InputError
 from costplane.core.gpus import resolve_gpu
 
@@ -22,7 +22,7 @@ def catalog_cmd(
     cloud: Annotated[list[str] | None, typer.Option(help="Cloud(s) to keep (repeatable).")] = None,
     region: Annotated[list[str] | None, typer.Option(help="Region(s) to keep (repeatable).")] = None,
     gpus_known: Annotated[bool, typer.Option("--gpus-known", help="List the normalised GPU names.")] = False,
-    limit: Annotated[int, typer.Option(help="Rows in the table (JSON has all).")] = 40,
+    limit: Annotated[int, typer.Option(help="Rows in the table (JSON has all).", parser=Finite(0, 1_000_000, whole=True))] = 40,
     as_json: JsonOpt = False,
 ) -> None:
     """List GPU offers of the price catalog, cheapest first."""
@@ -56,6 +56,7 @@ def import_cmd(
     out: Annotated[Path, typer.Option(help="Where to write the project-schema CSV.")],
     as_of: Annotated[str | None, typer.Option(help="Snapshot date to record (default: today).")] = None,
     source_note: Annotated[str | None, typer.Option("--source-note", help="Provenance text to record.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Import a SkyPilot v8 catalog directory into the project's compact CSV schema."""
     if not source.is_dir():
@@ -63,6 +64,9 @@ def import_cmd(
     offers = import_skypilot_dir(source)
     n = write_catalog_csv(offers, out, as_of or date.today().isoformat(),
                           source_note or f"SkyPilot v8 catalog imported from {source.name}")
+    if as_json:
+        emit_json({"source": str(source), "out": str(out), "offers": n})
+        return
     console.print(f"wrote {n} offers to {out}")
 
 

@@ -26,6 +26,38 @@ DiscountsOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
+class Finite:
+    """A number flag bounded where it enters: finite (no nan/inf), within [lo, hi] (or (lo, hi] when `open_lo`).
+
+    Use as `typer.Option(parser=Finite(0, 1e5, open_lo=True))`; whole=True takes whole numbers only. A value
+    outside is a usage error that says the range, so no flag can exhaust memory, hang, or print inf.
+    """
+
+    def __init__(self, lo: float, hi: float, *, open_lo: bool = False, whole: bool = False) -> None:
+        self.lo, self.hi, self.open_lo, self.whole = lo, hi, open_lo, whole
+        self.__name__ = "INTEGER" if whole else "NUMBER"
+
+    def fail(self, message: str) -> None:
+        raise typer.BadParameter(message)
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a {'whole ' if self.whole else ''}number")
+        low = ">" if self.open_lo else ">="
+        if not math.isfinite(number) or number < self.lo or (self.open_lo and number == self.lo) or number > self.hi:
+            self.fail(f"{value} is out of range: give a finite number {low} {self.lo:g} and <= {self.hi:g}")
+        if self.whole:
+            if number != int(number):
+                self.fail(f"{value} is not a whole number")
+            return int(number)
+        return number
+
+
 def _clean(value: Any) -> Any:
     """JSON has no NaN/inf: they become null, so every consumer can parse the output."""
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):

@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from costplane.catalog import load_catalog
-from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
+from costplane.cli._common import CatalogOpt, Finite, JsonOpt, console, emit_json, err_console, money
 from costplane.core.errors import InputError
 from costplane.core.files import read_structured
 from costplane.core.types import Catalog
@@ -129,7 +129,7 @@ def _table(rows: list[dict[str, Any]], title: str) -> Table:
 def replay_jobs_cmd(
     trace: Annotated[Path, typer.Option("--trace", help="Job trace: Alibaba openb_pod_list CSV or costplane job CSV.")],
     policy: Annotated[str, typer.Option("--policy", help=f"One of: {', '.join(POLICIES)}.")] = "fifo",
-    capacity: Annotated[int | None, typer.Option("--capacity", help="Fixed cluster of this many GPUs.")] = None,
+    capacity: Annotated[int | None, typer.Option("--capacity", help="Fixed cluster of this many GPUs (1..100000).", parser=Finite(1, 100_000, whole=True))] = None,
     nodes: Annotated[Path | None, typer.Option("--nodes", help="Node list (openb_node_list or node_info_df).")] = None,
     catalog: CatalogOpt = None,
     compare: Annotated[bool, typer.Option("--compare", help="Run every policy and show them side by side.")] = False,
@@ -143,7 +143,7 @@ def replay_jobs_cmd(
     keep_base: Annotated[bool, typer.Option("--keep-base", help="cost-aware keeps the fixed cluster always on "
                                                                  "and buys only beyond it.")] = False,
     spot: Annotated[bool, typer.Option("--spot/--no-spot", help="Let cost-aware buy spot machines.")] = True,
-    resample: Annotated[int | None, typer.Option("--resample", help="Replay N jobs bootstrapped from the "
+    resample: Annotated[int | None, typer.Option("--resample", parser=Finite(1, 1_000_000, whole=True), help="Replay N jobs bootstrapped from the "
                                                                       "trace (synthetic scale test).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for spot interruptions and --resample.")] = 0,
     as_json: JsonOpt = False,

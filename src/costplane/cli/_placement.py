@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from costplane.catalog import load_catalog
-from costplane.cli._common import CatalogOpt, DiscountsOpt, JsonOpt, console, emit_json, money
+from costplane.cli._common import CatalogOpt, DiscountsOpt, Finite, JsonOpt, console, emit_json, money
 from costplane.core.files import read_structured
 from costplane.placement import PlacementRequest, place, plan_fleet, read_fleet_spec
 
@@ -19,16 +19,16 @@ SkyYamlOpt = Annotated[Path | None, typer.Option(
 
 def place_cmd(
     gpu: Annotated[str | None, typer.Option(help="GPU model (normalised name, e.g. H100).")] = None,
-    gpus: Annotated[int, typer.Option(help="GPUs per node.")] = 1,
-    nodes: Annotated[int, typer.Option(help="Number of nodes.")] = 1,
-    hours: Annotated[float, typer.Option(help="How long it runs, hours (> 0).")] = 1.0,
-    min_gpu_memory: Annotated[float, typer.Option("--min-gpu-memory", help="Minimum GiB per GPU.")] = 0.0,
-    min_vcpus: Annotated[float, typer.Option("--min-vcpus", help="Minimum vCPUs per node.")] = 0.0,
-    min_memory: Annotated[float, typer.Option("--min-memory", help="Minimum GiB RAM per node.")] = 0.0,
+    gpus: Annotated[int, typer.Option(help="GPUs per node (1..1024).", parser=Finite(1, 1024, whole=True))] = 1,
+    nodes: Annotated[int, typer.Option(help="Number of nodes (1..100000).", parser=Finite(1, 100_000, whole=True))] = 1,
+    hours: Annotated[float, typer.Option(help="How long it runs, hours (> 0, <= 1e5).", parser=Finite(0, 1e5, open_lo=True))] = 1.0,
+    min_gpu_memory: Annotated[float, typer.Option("--min-gpu-memory", help="Minimum GiB per GPU.", parser=Finite(0, 1e5))] = 0.0,
+    min_vcpus: Annotated[float, typer.Option("--min-vcpus", help="Minimum vCPUs per node.", parser=Finite(0, 1e5))] = 0.0,
+    min_memory: Annotated[float, typer.Option("--min-memory", help="Minimum GiB RAM per node.", parser=Finite(0, 1e7))] = 0.0,
     spot: Annotated[bool, typer.Option("--spot", help="Rank spot offers alongside on-demand.")] = False,
     cloud: Annotated[list[str] | None, typer.Option(help="Allowed cloud (repeatable).")] = None,
     region: Annotated[list[str] | None, typer.Option(help="Allowed region (repeatable).")] = None,
-    limit: Annotated[int, typer.Option(help="How many offers to return.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many offers to return.", parser=Finite(1, 100_000, whole=True))] = 20,
     catalog: CatalogOpt = None,
     discounts: DiscountsOpt = None,
     sky_yaml: SkyYamlOpt = None,

@@ -10,7 +10,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from costplane.autoscale import POLICIES, AutoscaleConfig, ServiceSpec, read_service_spec
-from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
+from costplane.cli._common import CatalogOpt, Finite, JsonOpt, console, emit_json, err_console, money
 from costplane.core.errors import CostplaneError, InputError
 from costplane.traces import DemandSeries, load_trace
 
@@ -81,11 +81,11 @@ def replay_cmd(
     service: Annotated[Path | None, typer.Option(help="Service spec YAML (default: bundled chat service).")] = None,
     policy: Annotated[str, typer.Option(help=f"One of {', '.join(POLICIES)}, or module:function.")] = "hybrid",
     catalog: CatalogOpt = None,
-    step: Annotated[float | None, typer.Option(help="Replay step in seconds (default 1).")] = None,
+    step: Annotated[float | None, typer.Option(help="Replay step in seconds (default 1).", parser=Finite(0.001, 86_400))] = None,
     unit: Annotated[str, typer.Option(help="Demand unit of request traces: requests or tokens.")] = "requests",
     only_service: Annotated[str | None, typer.Option(
         "--only-service", help="Requests CSV with a service column: keep this service's rows.")] = None,
-    decision_interval: Annotated[float, typer.Option("--decision-interval", help="Seconds between decisions.")] = 15.0,
+    decision_interval: Annotated[float, typer.Option("--decision-interval", help="Seconds between decisions.", parser=Finite(0.001, 86_400))] = 15.0,
     oracle_milp_nodes: Annotated[int | None, typer.Option(
         "--oracle-milp-nodes", min=0, max=1_000_000,
         help="With a queue: also run the integer program for up to this many branch-and-bound nodes per 4 h "

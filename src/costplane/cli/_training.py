@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from costplane.catalog import load_catalog
-from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
+from costplane.cli._common import CatalogOpt, Finite, JsonOpt, console, emit_json, err_console, money
 from costplane.cli._placement import SkyYamlOpt, _write_sky
 from costplane.core.errors import InputError
 from costplane.core.files import read_structured
@@ -132,7 +132,7 @@ def _read_ledger(path: Path) -> dict:
 
 
 def hpo_cmd(
-    trials: Annotated[int, typer.Option(help="Most trials to run.")] = 30,
+    trials: Annotated[int, typer.Option(help="Most trials to run.", parser=Finite(1, 100_000, whole=True))] = 30,
     budget_usd: Annotated[float | None, typer.Option("--budget-usd", help="Stop the search when it has cost this much.")] = None,
     pruner: Annotated[str, typer.Option(help="hyperband, sha (successive halving) or none.")] = "hyperband",
     team: Annotated[str | None, typer.Option(help="Charge the team's budget (kept in the ledger).")] = None,
@@ -140,7 +140,7 @@ def hpo_cmd(
     ledger: Annotated[Path | None, typer.Option(help=f"Team spend ledger (default ${LEDGER_ENV} or {DEFAULT_LEDGER}).")] = None,
     model: Annotated[str, typer.Option(help="sgd (SGDClassifier) or mlp (MLPClassifier).")] = "sgd",
     dataset: Annotated[str, typer.Option(help="digits, breast_cancer or wine (shipped with scikit-learn).")] = "digits",
-    epochs: Annotated[int, typer.Option(help="Most epochs per trial (the pruners' max resource).")] = 27,
+    epochs: Annotated[int, typer.Option(help="Most epochs per trial (the pruners' max resource).", parser=Finite(1, 100_000, whole=True))] = 27,
     seed: Annotated[int, typer.Option(help="Sampler, split and model seed.")] = 0,
     gpu: Annotated[str, typer.Option(help="GPU model whose cheapest on-demand price prices a GPU-second.")] = "H100",
     price_usd_per_gpu_hour: Annotated[float | None, typer.Option(
