@@ -8,6 +8,7 @@ none is left). Warnings go to stderr, so `--json` stdout always parses.
 
 from __future__ import annotations
 
+import csv
 import time
 from importlib import resources
 from pathlib import Path
@@ -28,7 +29,7 @@ from costplane.forecast import (
     cutoffs,
     detect_season,
     fit_many,
-    prepare_long,
+    prepare_columns,
     secondary_season,
     to_batch,
 )
@@ -54,30 +55,42 @@ PLOT_SERIES = 4
 
 
 def read_series_csv(path: Path, duplicates: str = "error", gaps: str = "interpolate") -> SeriesSet:
-    """Read and regularise a series file; warnings about fixes made go to stderr."""
-    import pandas as pd  # lazily, like every heavy import of a command module
+    """Read and regularise a series file; warnings about fixes made go to stderr.
 
+    The standard library's csv reader, not pandas: a backtest's start-up is part of its cost.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"series file {path} does not exist", fix="pass --series PATH to a CSV file")
+    fix = "give a CSV with header unique_id,ds,y"
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: the file is empty", fix="give a CSV with header unique_id,ds,y") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = [r for r in csv.reader(fh, skipinitialspace=True) if r]
+    except (UnicodeDecodeError, csv.Error) as exc:
         detail = " ".join(str(exc).split())
-        raise InputError(f"{path}: malformed CSV: {detail}", fix="give a CSV with header unique_id,ds,y") from None
-    df.columns = [str(c).strip() for c in df.columns]
+        raise InputError(f"{path}: malformed CSV: {detail}", fix=fix) from None
+    if not rows:
+        raise InputError(f"{path}: the file is empty", fix=fix)
+    header = [c.strip() for c in rows[0]]
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) > len(header):
+            raise InputError(f"{path}: malformed CSV: line {line} has {len(row)} fields, the header "
+                             f"{len(header)}", fix=fix)
+    names = dict(zip(header, range(len(header))))
     for cols, rename in _LAYOUTS:
-        if cols <= set(df.columns):
-            df = df.rename(columns=rename)
-            if "unique_id" not in df.columns:
-                df["unique_id"] = path.stem
+        if cols <= set(names):
+            names = {rename.get(k, k): v for k, v in names.items()}
             break
-    df = df.replace("", np.nan) if "y" in df.columns else df
-    if "y" in df.columns:
-        df["y"] = df["y"].where(df["y"].notna(), "")
-    series, warnings = prepare_long(df, str(path), duplicates, gaps)
+    missing = [c for c in ("ds", "y") if c not in names]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found {', '.join(header)})", fix=fix)
+
+    def column(name: str) -> list[str]:
+        k = names[name]
+        return [r[k] if k < len(r) else "" for r in rows[1:]]
+
+    ids = column("unique_id") if "unique_id" in names else [path.stem] * (len(rows) - 1)
+    series, warnings = prepare_columns(ids, column("ds"), column("y"), str(path), duplicates, gaps)
     for w in warnings:
         err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
     return series
@@ -129,18 +142,18 @@ def run_backtest(ss: SeriesSet, horizon: int, windows: int, season: int | None, 
 
 
 def _write_backtest_csv(path: Path, ss: SeriesSet, result: BacktestResult) -> None:
-    import pandas as pd  # lazily, like every heavy import of a command module
-
-    frames = []
-    for w in result.windows_out:
-        fc, h = w.forecast, w.actual.size
-        pos = np.arange(w.cutoff, w.cutoff + h)
-        cols = {"unique_id": ss.ids[w.series], "ds": ss.format_ds(ss.timestamps(w.series, pos)),
-                "cutoff": ss.format_ds(ss.timestamps(w.series, [w.cutoff - 1]))[0], "y": w.actual, "mean": fc.mean}
-        cols.update(_interval_columns(fc))
-        cols["model"] = fc.model
-        frames.append(pd.DataFrame(cols))
-    pd.concat(frames, ignore_index=True).to_csv(path, index=False)
+    with Path(path).open("w", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        for k, w in enumerate(result.windows_out):
+            fc, h = w.forecast, w.actual.size
+            bounds = _interval_columns(fc)
+            if k == 0:
+                out.writerow(["unique_id", "ds", "cutoff", "y", "mean", *bounds, "model"])
+            ds = ss.format_ds(ss.timestamps(w.series, np.arange(w.cutoff, w.cutoff + h)))
+            cutoff = ss.format_ds(ss.timestamps(w.series, [w.cutoff - 1]))[0]
+            for j in range(h):
+                out.writerow([ss.ids[w.series], ds[j], cutoff, repr(float(w.actual[j])), repr(float(fc.mean[j])),
+                              *(repr(float(v[j])) for v in bounds.values()), fc.model])
 
 
 def _interval_columns(fc) -> dict[str, np.ndarray]:

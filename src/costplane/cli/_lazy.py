@@ -4,13 +4,15 @@
 `costplane forecast backtest ...` imports `cli/_forecast.py` alone (not pandas, scipy, sqlalchemy, fastapi,
 matplotlib, optuna ... that other commands need). A command module still registers itself with
 `register(app)`; the table only says where to find it and what `--help` shows for it. A name missing from
-the table is still found (every module is then loaded), and `tests/test_forecast_cli.py` checks that the
-table matches what the modules register.
+the table is still found (every `cli/_*.py` module with a `register` is then loaded), and
+`tests/test_forecast_startup.py` checks that the table matches what the modules register: a new command
+adds one line here.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Any
 
 import typer
@@ -28,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                           "oracle's cost.")),
     "replay-jobs": ("_jobs", "Replay a GPU job trace under a scheduling policy: JCT, queueing, utilisation and cost."),
     "agent": ("_ingest", "NVML node agent: GPU utilisation, memory and power under DCGM metric names on /metrics."),
-    "ingest": ("_ingest", "Read Prometheus, FOCUS bills and usage CSV into the store (idempotent)."),
+    "ingest": ("_ingest", "Read Prometheus, FOCUS bills, usage CSV and Kubernetes objects into the store (idempotent)."),
     "cost": ("_measure", "Attribute GPU cost to teams, projects or workloads over a window; idle cost shown apart."),
     "waste": ("_measure", "Paid vs used GPU-hours per workload, idle cost, and the action that would save the most."),
     "report": ("_measure", ("Write a self-contained HTML report: spend by team, idle, efficiency, top waste and "
@@ -51,13 +53,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def modules() -> list[str]:
-    """Every command module, in --help order."""
-    return list(dict.fromkeys(mod for mod, _ in COMMANDS.values()))
+    """Every command module: those of the table in --help order, then any other `cli/_*.py` (not shared ones)."""
+    import costplane.cli
+
+    found = [m.name for m in pkgutil.iter_modules(costplane.cli.__path__)
+             if m.name.startswith("_") and m.name not in ("__main__", "_common", "_lazy")]
+    return list(dict.fromkeys([*(mod for mod, _ in COMMANDS.values()), *sorted(found)]))
 
 
 def load(module: str) -> dict[str, Any]:
     """Import one command module and return the click commands it registers, by name."""
     mod = importlib.import_module(f"costplane.cli.{module}")
+    if not hasattr(mod, "register"):
+        return {}
     sub = typer.Typer()
     mod.register(sub)
     return dict(typer.main.get_group(sub).commands)

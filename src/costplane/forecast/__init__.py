@@ -27,13 +27,13 @@ from costplane.forecast._ets import ETS
 from costplane.forecast._linear import Linear
 from costplane.forecast._naive import SeasonalNaive, seasonal_naive_mae
 from costplane.forecast._season import detect_season, secondary_season
-from costplane.forecast._series import SeriesSet, prepare_long
+from costplane.forecast._series import SeriesSet, prepare_columns, prepare_long
 from costplane.forecast._types import DEFAULT_LEVEL, BaseForecaster, Forecast, Forecaster, Prediction
 
 __all__ = [
     "DEFAULT_LEVEL", "ETS", "MODELS", "Auto", "BacktestResult", "BaseForecaster", "Forecast", "Forecaster", "Linear",
     "Prediction",
     "SeasonalNaive", "SeriesScore", "SeriesSet", "WindowForecast", "backtest", "cutoffs", "detect_season",
-    "fit_many", "forecast_many", "get_model", "prepare_long", "seasonal_naive_mae", "secondary_season",
+    "fit_many", "forecast_many", "get_model", "prepare_columns", "prepare_long", "seasonal_naive_mae", "secondary_season",
     "split", "to_batch",
 ]

@@ -90,7 +90,7 @@ def linear_predict(state: LinearState, h: int) -> tuple[np.ndarray, np.ndarray]:
     X0 = _design_scaled(state.n, state.seasons, start=state.n, count=h)
     mean = X0 @ state.coef
     lever = np.einsum("ij,jk,ik->i", X0, state.xtx_inv, X0)
-    return mean, state.sigma * np.sqrt(1.0 + lever)
+    return mean, state.sigma * np.sqrt(1.0 + np.maximum(lever, 0.0))  # rounding can make x₀ᵀ(XᵀX)⁻¹x₀ < 0
 
 
 class Linear(BaseForecaster):

@@ -4,6 +4,9 @@ Rules, each explicit (warnings are returned, never printed here):
 - `ds` is seconds (any origin) or ISO 8601; naive times are UTC. Rows may be in any order: sorted per series.
 - `y` must be a finite number >= 0 (demand): otherwise an error names the file line.
 - Duplicate (unique_id, ds): an error by default; `duplicates="sum"` or `"mean"` aggregates with a warning.
+- `prepare_columns` takes the three columns as plain sequences (the CLI reads its CSV with the standard
+  library, so a backtest imports no pandas); `prepare_long` takes a DataFrame. Timestamps are read by the
+  project's one parser, `core.times.parse_timestamp`.
 - The frequency of each series is the median step. A step that is not a whole multiple of it (±10 %) is an
   error naming the series and timestamp. A missing step is a gap: `gaps="interpolate"` (default) fills it
   linearly, `"zero"` fills 0 (counts of events where no event came), `"error"` refuses; fills are warned.
@@ -11,13 +14,17 @@ Rules, each explicit (warnings are returned, never printed here):
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from costplane.core.errors import InputError
-from costplane.core.times import timestamp_seconds
+from costplane.core.times import parse_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,93 +56,119 @@ class SeriesSet:
         return self.start_s[i] + pos * step
 
     def format_ds(self, seconds: np.ndarray) -> list:
-        import pandas as pd  # lazily: `costplane --help` and the models need no pandas
-
         if not self.iso:
             return [float(s) if not float(s).is_integer() else int(s) for s in seconds]
-        stamps = pd.to_datetime(np.round(np.asarray(seconds) * 1e9).astype("int64"), unit="ns", utc=True)
-        if not self.tz_aware:
-            stamps = stamps.tz_localize(None)
-        return [s.isoformat() for s in stamps]
+        return [_iso(float(s), self.tz_aware) for s in seconds]
 
 
-def _parse_ds(raw: pd.Series, source: str) -> tuple[np.ndarray, bool, bool]:
-    import pandas as pd  # lazily: `costplane --help` and the models need no pandas
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
-    numeric = pd.to_numeric(raw, errors="coerce")
-    if numeric.notna().all():
-        return numeric.to_numpy(dtype=float), False, False
-    if numeric.notna().mean() >= 0.5:  # mostly seconds: the odd one out is the error
-        row = int(np.flatnonzero(numeric.isna().to_numpy())[0])
-        raise InputError(f"{source}: line {raw.index[row] + 2}, column ds: '{raw.iloc[row]}' is not seconds like "
+
+def _iso(seconds: float, tz_aware: bool) -> str:
+    stamp = datetime.fromtimestamp(round(seconds, 6), tz=timezone.utc)
+    return (stamp if tz_aware else stamp.replace(tzinfo=None)).isoformat()
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None (empty, text, NaN or infinite)."""
+    try:
+        x = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _parse_ds(raw: Sequence[Any], source: str) -> tuple[np.ndarray, bool, bool]:
+    numbers = [_number(v) for v in raw]
+    bad = [i for i, x in enumerate(numbers) if x is None]
+    if not bad:
+        return np.array(numbers, dtype=float), False, False
+    if len(bad) <= len(raw) / 2:  # mostly seconds: the odd one out is the error
+        row = bad[0]
+        raise InputError(f"{source}: line {row + 2}, column ds: '{raw[row]}' is not seconds like "
                          "the rest of the column", fix="write every ds as seconds, or every ds as ISO 8601")
-    text = raw.astype(str).str.strip()
-    stamps = timestamp_seconds(text)  # the project's one timestamp parser (core.times)
-    bad = stamps.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{source}: line {raw.index[row] + 2}, column ds: '{raw.iloc[row]}' is neither seconds "
-                         "nor an ISO 8601 time", fix="write ds as seconds or like 2024-01-31T12:00:00Z")
-    tz_aware = bool(text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).any())
-    seconds = stamps.to_numpy(dtype="float64")
-    return seconds, True, tz_aware
+    text = [str(v).strip() for v in raw]
+    parsed: dict[str, float | None] = {}
+    out = np.empty(len(text))
+    for i, t in enumerate(text):
+        if t not in parsed:
+            try:
+                parsed[t] = parse_timestamp(t) if numbers[i] is None else None
+            except ValueError:
+                parsed[t] = None
+        value = parsed[t]
+        if value is None:
+            raise InputError(f"{source}: line {i + 2}, column ds: '{raw[i]}' is neither seconds "
+                             "nor an ISO 8601 time", fix="write ds as seconds or like 2024-01-31T12:00:00Z")
+        out[i] = value
+    tz_aware = any(_TZ_SUFFIX.search(t) for t in parsed)
+    return out, True, tz_aware
 
 
 def prepare_long(df: pd.DataFrame, source: str = "input", duplicates: str = "error",
                  gaps: str = "interpolate") -> tuple[SeriesSet, list[str]]:
     """Validate and regularise a long table; returns the series and the warnings about what was changed."""
-    import pandas as pd  # lazily: `costplane --help` and the models need no pandas
-
-    if duplicates not in DUPLICATE_POLICIES:
-        raise InputError(f"unknown duplicates policy '{duplicates}'", fix=f"use one of {DUPLICATE_POLICIES}")
-    if gaps not in GAP_POLICIES:
-        raise InputError(f"unknown gaps policy '{gaps}'", fix=f"use one of {GAP_POLICIES}")
     missing = [c for c in ("unique_id", "ds", "y") if c not in df.columns]
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(missing)} (found {', '.join(map(str, df.columns))})",
                          fix="give a CSV with header unique_id,ds,y")
-    if len(df) == 0:
+    return prepare_columns(df["unique_id"].tolist(), df["ds"].tolist(), df["y"].tolist(), source, duplicates, gaps)
+
+
+def prepare_columns(ids: Sequence[Any], ds: Sequence[Any], y: Sequence[Any], source: str = "input",
+                    duplicates: str = "error", gaps: str = "interpolate") -> tuple[SeriesSet, list[str]]:
+    """`prepare_long` on the three columns as sequences (row i is line i + 2 of a CSV with a header)."""
+    if duplicates not in DUPLICATE_POLICIES:
+        raise InputError(f"unknown duplicates policy '{duplicates}'", fix=f"use one of {DUPLICATE_POLICIES}")
+    if gaps not in GAP_POLICIES:
+        raise InputError(f"unknown gaps policy '{gaps}'", fix=f"use one of {GAP_POLICIES}")
+    if len(y) == 0:
         raise InputError(f"{source}: no rows", fix="give at least one row per series")
-    df = df.reset_index(drop=True)
-    y = pd.to_numeric(df["y"], errors="coerce")
-    bad = y.isna() | ~np.isfinite(y.fillna(0))
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{source}: line {row + 2}, column y: '{df['y'].iloc[row]}' is not a number",
-                         fix="write y as a number and fill or drop empty rows")
-    negative = y < 0
-    if negative.any():
-        row = int(np.flatnonzero(negative.to_numpy())[0])
-        raise InputError(f"{source}: line {row + 2}, column y: {y.iloc[row]:g} is negative; demand cannot be",
-                         fix="remove or correct negative values")
-    ds, iso, tz_aware = _parse_ds(df["ds"], source)
-    ids = df["unique_id"].astype(str).to_numpy()
-    table = pd.DataFrame({"unique_id": ids, "ds": ds, "y": y.to_numpy(dtype=float), "line": np.arange(len(df)) + 2})
-    table = table.sort_values(["unique_id", "ds"], kind="stable")
+    values = np.empty(len(y))
+    for i, v in enumerate(y):
+        x = _number(v)
+        if x is None:
+            raise InputError(f"{source}: line {i + 2}, column y: '{'' if v is None else v}' is not a number",
+                             fix="write y as a number and fill or drop empty rows")
+        if x < 0:
+            raise InputError(f"{source}: line {i + 2}, column y: {x:g} is negative; demand cannot be",
+                             fix="remove or correct negative values")
+        values[i] = x
+    t, iso, tz_aware = _parse_ds(list(ds), source)
+    uid = np.array([str(u) for u in ids])
+    order = np.lexsort((t, uid))  # by series, then time (stable)
+    uid, t, values, lines = uid[order], t[order], values[order], order + 2
     warnings: list[str] = []
-    dup = table.duplicated(["unique_id", "ds"], keep=False)
-    if dup.any():
-        first = table[dup].iloc[0]
-        lines = table[dup & (table.unique_id == first.unique_id) & (table.ds == first.ds)].line.tolist()
-        where = f"series '{first.unique_id}' at ds {_show(first.ds, iso)} (lines {', '.join(map(str, lines))})"
+    same = (uid[1:] == uid[:-1]) & (t[1:] == t[:-1])
+    if same.any():
+        j = int(np.flatnonzero(same)[0])
+        k = j + 1
+        while k + 1 < t.size and same[k]:
+            k += 1
+        where = (f"series '{uid[j]}' at ds {_show(t[j], iso)} "
+                 f"(lines {', '.join(str(x) for x in sorted(lines[j:k + 1]))})")
         if duplicates == "error":
             raise InputError(f"{source}: duplicate timestamps, first in {where}",
                              fix="remove duplicates, or pass --duplicates sum|mean to aggregate them")
-        count = int(dup.sum())
-        table = table.groupby(["unique_id", "ds"], as_index=False, sort=True).agg(y=("y", duplicates),
-                                                                                 line=("line", "min"))
+        count = int(np.count_nonzero(np.concatenate([same, [False]]) | np.concatenate([[False], same])))
+        starts = np.flatnonzero(np.concatenate([[True], ~same]))
+        sizes = np.diff(np.append(starts, t.size))
+        sums = np.add.reduceat(values, starts)
+        values = sums if duplicates == "sum" else sums / sizes
+        lines = np.minimum.reduceat(lines, starts)
+        uid, t = uid[starts], t[starts]
         warnings.append(f"{count} rows with duplicate timestamps aggregated by {duplicates}, first in {where}")
-    out_ids, chunks, starts, freqs = [], [], [], []
+    bounds = np.flatnonzero(np.concatenate([[True], uid[1:] != uid[:-1], [True]]))
+    out_ids, chunks, starts_s, freqs = [], [], [], []
     filled: list[str] = []
-    for uid, g in table.groupby("unique_id", sort=False):
-        t = g.ds.to_numpy()
-        v = g.y.to_numpy()
-        freq, values, n_filled = _regularise(str(uid), t, v, g.line.to_numpy(), iso, gaps, source)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        name = str(uid[a])
+        freq, regular, n_filled = _regularise(name, t[a:b], values[a:b], lines[a:b], iso, gaps, source)
         if n_filled:
-            filled.append(f"{uid} ({n_filled})")
-        out_ids.append(str(uid))
-        chunks.append(values)
-        starts.append(t[0])
+            filled.append(f"{name} ({n_filled})")
+        out_ids.append(name)
+        chunks.append(regular)
+        starts_s.append(t[a])
         freqs.append(freq)
     if filled:
         how = "linear interpolation" if gaps == "interpolate" else "zeros"
@@ -143,14 +176,12 @@ def prepare_long(df: pd.DataFrame, source: str = "input", duplicates: str = "err
                         f"{', '.join(filled[:5])}{' …' if len(filled) > 5 else ''}")
     indptr = np.zeros(len(chunks) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([c.size for c in chunks])
-    return SeriesSet(out_ids, np.concatenate(chunks), indptr, np.array(starts), np.array(freqs), iso,
+    return SeriesSet(out_ids, np.concatenate(chunks), indptr, np.array(starts_s), np.array(freqs), iso,
                      tz_aware), warnings
 
 
 def _show(seconds: float, iso: bool) -> str:
-    import pandas as pd  # lazily: `costplane --help` and the models need no pandas
-
-    return pd.Timestamp(seconds, unit="s").isoformat() if iso else f"{seconds:g}"
+    return _iso(seconds, False) if iso else f"{seconds:g}"
 
 
 def _regularise(uid: str, t: np.ndarray, v: np.ndarray, lines: np.ndarray, iso: bool, gaps: str,
