@@ -3,7 +3,8 @@
 `with_properties(set, props)` gives every allocated or unpriced row of a workload found in `props`
 the labels `namespace`, `cluster`, `controller`, `controllerKind` and `label:KEY` for each of its
 Kubernetes labels (what `aggregate(set, "namespace,label:app")` groups by), and fills the row's
-team and project when it has none. Money is untouched: only labels change.
+team and project when it has none; a property `workload` renames the row's workload (an alias such
+as a pod-derived name, to its controller). Money is untouched: only labels change.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def with_properties(cost_set: CostSet, props: Mapping[str, Mapping[str, Any]]) -
         for key in ("team", "project"):
             if not labels.get(key) and props[workload].get(key):
                 labels[key] = str(props[workload][key])
+        if props[workload].get("workload"):  # an alias (a pod-derived name) of the controller's workload
+            labels["workload"] = str(props[workload]["workload"])
         for key, value in (extra or {}).items():
             labels.setdefault(key, value)
         rows.append(replace(row, labels=tuple(labels.items())))

@@ -1,4 +1,4 @@
-"""`costplane ingest prometheus|focus|usage` (external sources -> store) and `costplane agent` (NVML exporter).
+"""`costplane ingest prometheus|focus|usage|kubernetes` (external sources -> store) and `costplane agent` (NVML exporter).
 
 Exit codes: 0 success (also when some rows were rejected but others were good: the rejections are
 printed as a warning); 1 when every row was rejected, or with --strict when any was (nothing
@@ -28,7 +28,7 @@ MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="YAML/JSON: l
                                                  "project (see docs/ingest.md).")]
 MAX_REJECTIONS_SHOWN = 10
 
-ingest_app = typer.Typer(help="Read Prometheus, FOCUS bills and usage CSV into the store (idempotent).",
+ingest_app = typer.Typer(help="Read Prometheus, FOCUS bills, usage CSV and Kubernetes objects into the store (idempotent).",
                          no_args_is_help=True)
 
 
@@ -159,6 +159,47 @@ def usage_cmd(
 
     report = ingest_usage(file, _LazyOpen(db), WallClock().now_s(), metric, source, strict, future_tolerance)
     _print_report(report, as_json, strict)
+
+
+@ingest_app.command("kubernetes")
+def kubernetes_cmd(
+    kubeconfig: Annotated[Path | None, typer.Option(help="kubeconfig file (default: in-cluster config, then "
+                                                         "KUBECONFIG or ~/.kube/config).")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context (default: its current context).")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster name stored with the workloads (default: the "
+                                                     "context's name).")] = None,
+    team_label: Annotated[list[str] | None, typer.Option(
+        "--team-label", help="Pod/namespace label naming the team, tried in order (repeatable; default: team, "
+                             "costplane.io/team).")] = None,
+    project_label: Annotated[list[str] | None, typer.Option(
+        "--project-label", help="Pod/namespace label naming the project (repeatable; default: project).")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store the cluster's workloads (pod owners, namespaces, labels) and nodes (instance type, region, spot)."""
+    from costplane.ingest._kubernetes import (
+        DEFAULT_PROJECT_LABELS,
+        DEFAULT_TEAM_LABELS,
+        collect_kubernetes,
+        ingest_kubernetes,
+        kube_client,
+    )
+    from costplane.store import Store
+
+    api, context_name = kube_client(str(kubeconfig) if kubeconfig else None, context)
+    with api:
+        inventory = collect_kubernetes(api, cluster or context_name, tuple(team_label or DEFAULT_TEAM_LABELS),
+                                       tuple(project_label or DEFAULT_PROJECT_LABELS))
+    store = Store.open(db)
+    ingest_kubernetes(store, inventory)
+    if as_json:
+        emit_json(inventory.to_dict())
+        return
+    summary = inventory.to_dict()
+    console.print(f"cluster {inventory.cluster}: {inventory.pods} pods -> {len(inventory.workloads)} workloads "
+                  f"{summary['by_kind']}, {len(inventory.nodes)} nodes {summary['capacity_types']}; stored in {store.url}")
+    for w in inventory.warnings:
+        err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
 
 
 class _LazyOpen:

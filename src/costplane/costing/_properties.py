@@ -4,8 +4,9 @@
 - each node as kind `k8s-node`, name `node:NAME`, spec {instance_type, region, zone, cloud, capacity_type}:
   the Pricer's `nodes` rows, so GPU series on that node are priced without a mapping file;
 - each workload (Deployment, StatefulSet, Job, InferenceService, ...) with its team, project,
-  Kubernetes labels and spec {namespace, cluster, controller, controllerKind}: the properties
-  `attribute.with_properties` puts on its cost rows (grouping by namespace, cluster, label:KEY).
+  Kubernetes labels and spec {namespace, cluster, controller, controllerKind, aliases}: the properties
+  `attribute.with_properties` puts on its cost rows (grouping by namespace, cluster, label:KEY); a
+  series named after one of its aliases (its pods' names without their suffix) is renamed to it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from costplane.ingest._kubernetes import NODE_KIND, NODE_PREFIX
 from costplane.store import Store, WorkloadRow
 
-NODE_KIND = "k8s-node"
-NODE_PREFIX = "node:"
 SOURCE = "kubernetes"
 
 
@@ -38,4 +38,6 @@ def kubernetes_inventory(store: Store) -> tuple[dict[str, dict[str, str]], dict[
             props[name] = {"namespace": spec.get("namespace"), "cluster": spec.get("cluster"),
                            "controller": spec.get("controller"), "controllerKind": spec.get("controllerKind"),
                            "labels": dict(labels or {}), "team": team, "project": project}
+            for alias in spec.get("aliases") or ():  # names its pods' series get (a KServe predictor's pods)
+                props.setdefault(alias, {**props[name], "workload": name})
     return nodes, props
