@@ -165,16 +165,16 @@ class StoreJournal:
             return [_record_of(row) for row in rows]
 
     def mark_actuated(self, records: list[DecisionRecord], actor: str) -> None:
-        from sqlalchemy import update
+        from sqlalchemy import bindparam, update
 
         from costplane.store import AuditLog, DecisionRow
 
         if not records:
             return
         with self.store.session() as s:
-            for r in records:
-                s.execute(update(DecisionRow).where(DecisionRow.id == r.id)
-                          .values(actuated_at_s=r.actuated_at_s, result=r.result))
+            stmt = (update(DecisionRow.__table__).where(DecisionRow.__table__.c.id == bindparam("rid"))
+                    .values(actuated_at_s=bindparam("at"), result=bindparam("res")))
+            s.connection().execute(stmt, [{"rid": r.id, "at": r.actuated_at_s, "res": r.result} for r in records])
             s.add_all([AuditLog(at_s=r.actuated_at_s, actor=actor, action="actuate" if r.changed else "noop",
                                 target=r.target, detail={"cycle": r.cycle_id, "replicas": r.desired["replicas"],
                                                          "actuator": r.actuator, "result": r.result})

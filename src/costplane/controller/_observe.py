@@ -13,7 +13,6 @@ One observation builder for live and replay. A `MetricSource` answers `windows(s
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -83,42 +82,46 @@ class StoreMetrics:
         self.store, self.history_s = store, history_s
 
     def windows(self, services: Sequence[ControlledService], now_s: float) -> dict[str, DemandWindow]:
-        from sqlalchemy import func, select
+        """Two range scans on (metric, time) for all services at once; summing per workload and time in numpy
+        (a GROUP BY per workload made SQLite sort the whole window: 4 s for 1,000 services)."""
+        names = [s.name for s in services]
+        demand = self._sum_by_workload_and_time(REQUESTS_PER_S, names, now_s - self.history_s, now_s)
+        queued = self._sum_by_workload_and_time(QUEUE_WAITING, names, now_s - STALENESS_S, now_s)
+        out = {}
+        for service in services:
+            ts, vals = demand.get(service.name, (np.zeros(0), np.zeros(0)))
+            window = regular_grid(ts, vals, now_s, service.metrics_step_s)
+            q = queued.get(service.name)
+            queue = None if q is None else max(0.0, float(q[1][-1]))  # the newest sample of the summed queue
+            out[service.name] = DemandWindow(window.end_s, window.step_s, window.units, queue)
+        return out
+
+    def _sum_by_workload_and_time(self, metric: str, names: list[str], after_s: float,
+                                  until_s: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        from sqlalchemy import select
 
         from costplane.store import UsageSample
 
-        names = [s.name for s in services]
-        rates: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        queues: dict[str, tuple[float, float]] = {}
+        wanted = set(names)
         with self.store.session() as s:
-            for chunk in _chunks(names, 500):
-                rows = s.execute(
-                    select(UsageSample.workload, UsageSample.ts_s, func.sum(UsageSample.value))
-                    .where(UsageSample.metric == REQUESTS_PER_S, UsageSample.workload.in_(chunk),
-                           UsageSample.ts_s > now_s - self.history_s, UsageSample.ts_s <= now_s)
-                    .group_by(UsageSample.workload, UsageSample.ts_s).order_by(UsageSample.ts_s)).all()
-                for workload, ts, value in rows:
-                    rates[workload].append((float(ts), float(value)))
-                qrows = s.execute(
-                    select(UsageSample.workload, UsageSample.ts_s, func.sum(UsageSample.value))
-                    .where(UsageSample.metric == QUEUE_WAITING, UsageSample.workload.in_(chunk),
-                           UsageSample.ts_s > now_s - STALENESS_S, UsageSample.ts_s <= now_s)
-                    .group_by(UsageSample.workload, UsageSample.ts_s)).all()
-                for workload, ts, value in qrows:
-                    if workload not in queues or ts > queues[workload][0]:
-                        queues[workload] = (float(ts), max(0.0, float(value)))
-        out = {}
-        for service in services:
-            pts = rates.get(service.name, [])
-            ts = np.fromiter((p[0] for p in pts), float, len(pts))
-            vals = np.fromiter((p[1] for p in pts), float, len(pts))
-            window = regular_grid(ts, vals, now_s, service.metrics_step_s)
-            queue = queues.get(service.name)
-            out[service.name] = DemandWindow(window.end_s, window.step_s, window.units,
-                                             None if queue is None else queue[1])
-        return out
-
-
-def _chunks(items: list[str], size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+            rows = s.execute(select(UsageSample.workload, UsageSample.ts_s, UsageSample.value)
+                             .where(UsageSample.metric == metric, UsageSample.ts_s > after_s,
+                                    UsageSample.ts_s <= until_s)).all()
+        rows = [r for r in rows if r[0] in wanted]
+        if not rows:
+            return {}
+        workload = np.array([r[0] for r in rows], dtype=object)
+        ts = np.fromiter((r[1] for r in rows), float, len(rows))
+        value = np.fromiter((r[2] for r in rows), float, len(rows))
+        keys, inverse = np.unique(workload, return_inverse=True)
+        order = np.lexsort((ts, inverse))
+        inverse, ts, value = inverse[order], ts[order], value[order]
+        # one entry per (workload, time): the sum over that workload's series (one per replica)
+        new_group = np.ones(ts.size, dtype=bool)
+        new_group[1:] = (inverse[1:] != inverse[:-1]) | (ts[1:] != ts[:-1])
+        starts = np.flatnonzero(new_group)
+        sums = np.add.reduceat(value, starts)
+        g_workload, g_ts = inverse[starts], ts[starts]
+        bounds = np.searchsorted(g_workload, np.arange(keys.size + 1))
+        return {str(keys[k]): (g_ts[bounds[k]:bounds[k + 1]], sums[bounds[k]:bounds[k + 1]])
+                for k in range(keys.size)}
