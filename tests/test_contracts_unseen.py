@@ -547,8 +547,11 @@ def test_waste_genai_with_memory_and_catalog_price(tmp_path):
 # ---------------------------------------------------------------- cost
 
 
-def test_cost_on_an_empty_store_uses_the_bundled_sample(tmp_path):
-    out = ok_json("cost", "--window", "30d", "--by", "project", env_home=tmp_path)
+def test_cost_on_an_empty_store_says_how_to_fill_it_and_the_sample_works(tmp_path):
+    line = user_error("cost", "--window", "30d", "--by", "project", "--json", env_home=tmp_path)
+    assert "no costplane store" in line and "costplane ingest" in line and "To fix" in line
+    assert not (tmp_path / "costplane.db").exists()  # a command that only reads creates nothing
+    out = ok_json("cost", "--window", "30d", "--by", "project", "--sample", env_home=tmp_path)
     assert {"start", "end"} <= set(out["window"])
     for r in out["rows"]:
         assert {"key", "cost_usd", "gpu_hours", "efficiency"} <= set(r)
