@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from costplane.autoscale import POLICIES, AutoscaleConfig, read_service_spec  # noqa: E402
+from costplane.autoscale import AutoscaleConfig, read_service_spec  # noqa: E402
 from costplane.replay.inference import initial_replicas, replay_inference  # noqa: E402
 from costplane.replay.oracle import milp_nodes, oracle  # noqa: E402
 from costplane.traces import DemandSeries  # noqa: E402

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from api_fixtures import NOW_S, running_world
 
 OPENCOST_FIELDS = ("name", "properties", "window", "start", "end", "cpuCost", "gpuCost", "ramCost", "pvCost",

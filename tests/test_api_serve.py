@@ -105,9 +105,8 @@ def test_serve_starts_api_metrics_and_controller_on_a_fresh_home(tmp_path):
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) not installed")
 def test_metrics_pass_promtool_lint(tmp_path):
-    from fastapi.testclient import TestClient
-
     from api_fixtures import build_world
+    from fastapi.testclient import TestClient
 
     w = build_world(f"sqlite:///{tmp_path / 'p.db'}")
     with TestClient(w.app) as client:

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from api_fixtures import build_world
 from fastapi.testclient import TestClient
 
-from api_fixtures import build_world
 from costplane.ingest import ingest_focus
 from costplane.store import CostRecord
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from kube_fixtures import LoopbackKubeAPI, recorded_cluster
+
 from costplane.catalog import load_catalog
 from costplane.ingest._kubernetes import build_inventory, capacity_type, cloud_of
 from costplane.store import Store, WorkloadRow

@@ -13,10 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from api_fixtures import NOW_S, running_world
 from conftest import IN_CI
+from prometheus_client.parser import text_string_to_metric_families
+
 from costplane.store import DecisionRow
 
 GRAFANA = Path(__file__).resolve().parents[1] / "grafana"

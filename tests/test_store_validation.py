@@ -8,7 +8,7 @@ import math
 import pytest
 
 from costplane.core.errors import InputError
-from costplane.store import CostRecord, Store, UsageSample, check_cost_row, check_usage_row, RowProblem
+from costplane.store import CostRecord, RowProblem, Store, UsageSample, check_cost_row, check_usage_row
 
 
 def _cost(**over):

@@ -167,7 +167,9 @@ def _allocation(row, name: str, cents: int, by: str, start_s: float, end_s: floa
 def allocation_sets(costs, start_s: float, end_s: float, step_s: float | None, aggregate: str, team: str | None,
                     include_idle: bool, share_idle: bool) -> list[dict[str, dict[str, Any]]]:
     """OpenCost's `data`: one {name: allocation} per step of [start, end) from a `costing.Costs`."""
-    from costplane.attribute import CostKind, Window, aggregate as group, share_idle as share, to_cents
+    from costplane.attribute import CostKind, Window, to_cents
+    from costplane.attribute import aggregate as group
+    from costplane.attribute import share_idle as share
     from costplane.costing import scoped
 
     by = parse_aggregate(aggregate)

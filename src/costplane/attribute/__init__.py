@@ -8,8 +8,8 @@ back over allocations; `to_cents` rounds to cents keeping the sum exact.
 
 from costplane.attribute._allocate import Allocation, AllocationIndex, Asset, allocate
 from costplane.attribute._build import series_allocations
-from costplane.attribute._properties import property_labels, with_properties
 from costplane.attribute._priced import BillLines, SeriesUse, bill_is_idle
+from costplane.attribute._properties import property_labels, with_properties
 from costplane.attribute._split import (
     CPU_USD_PER_VCPU_HOUR,
     MAX_HOST_SHARE,

@@ -85,9 +85,16 @@ def prometheus_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Query DCGM GPU metrics and serving metrics over a window and store them (all or nothing)."""
-    from costplane.ingest import LabelMapping, PrometheusClient, dcgm_queries, ingest_prometheus, parse_time_arg
     from costplane.core.vocabulary import DEFAULT_QUEUE_GAUGES, DEFAULT_REQUEST_COUNTERS
-    from costplane.ingest import read_mapping_file, serving_queries
+    from costplane.ingest import (
+        LabelMapping,
+        PrometheusClient,
+        dcgm_queries,
+        ingest_prometheus,
+        parse_time_arg,
+        read_mapping_file,
+        serving_queries,
+    )
 
     now_s = WallClock().now_s()
     start_s, end_s = parse_time_arg(start, now_s, "--start"), parse_time_arg(end, now_s, "--end")

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 
 from costplane.core.errors import CostplaneError, InputError
+from costplane.core.vocabulary import DEFAULT_QUEUE_GAUGES, DEFAULT_REQUEST_COUNTERS, QUEUE_WAITING, REQUESTS_PER_S
 from costplane.ingest._errors import SourceUnreachableError
 from costplane.ingest._mapping import LabelMapping
-from costplane.core.vocabulary import DEFAULT_QUEUE_GAUGES, DEFAULT_REQUEST_COUNTERS, QUEUE_WAITING, REQUESTS_PER_S
 from costplane.ingest._metrics import DCGM_FIELDS, latency_metric
 from costplane.ingest._report import IngestReport
 
