@@ -8,8 +8,8 @@ re-run its cycle without acting twice.
 
 from __future__ import annotations
 
-from costplane.actuate._base import ActuationResult, Actuator, ReplicaStatus, ScaleCommand, Target
+from costplane.actuate._base import TARGET_KINDS, ActuationResult, Actuator, ReplicaStatus, ScaleCommand, Target
 from costplane.actuate._dry_run import DryRunActuator
 from costplane.actuate._kubernetes import KubernetesActuator
 
-__all__ = ["ActuationResult", "Actuator", "DryRunActuator", "KubernetesActuator", "ReplicaStatus", "ScaleCommand", "Target"]
+__all__ = ["TARGET_KINDS", "ActuationResult", "Actuator", "DryRunActuator", "KubernetesActuator", "ReplicaStatus", "ScaleCommand", "Target"]

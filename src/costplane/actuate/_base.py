@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-TargetKind = Literal["deployment", "nodepool"]
+TargetKind = Literal["deployment", "nodepool", "inferenceservice", "ksvc", "scaledobject", "karpenter"]
+# deployment: apps/v1 Deployment; nodepool: Cluster API MachineDeployment; the rest are scaled through their
+# autoscaler's bounds (actuate._autoscalers): KServe InferenceService, Knative Service, KEDA ScaledObject,
+# Karpenter NodePool (cluster-scoped: its key's namespace part is ignored, e.g. karpenter/-/gpu).
+TARGET_KINDS: tuple[str, ...] = ("deployment", "nodepool", "inferenceservice", "ksvc", "scaledobject", "karpenter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +27,8 @@ class Target:
     @classmethod
     def parse(cls, key: str) -> Target:
         kind, namespace, name = key.split("/", 2)
-        if kind not in ("deployment", "nodepool"):
-            raise ValueError(f"unknown target kind {kind!r}")
+        if kind not in TARGET_KINDS:
+            raise ValueError(f"unknown target kind {kind!r} (known: {', '.join(TARGET_KINDS)})")
         return cls(kind, name, namespace)  # type: ignore[arg-type]
 
 

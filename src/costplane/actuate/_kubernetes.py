@@ -1,5 +1,7 @@
-"""Kubernetes actuator through the official client: Deployment scale, and node pools as Cluster API
-MachineDeployments (`cluster.x-k8s.io/v1beta1`, scale subresource).
+"""Kubernetes actuator through the official client: Deployment scale, node pools as Cluster API
+MachineDeployments (`cluster.x-k8s.io/v1beta1`, scale subresource), and the bound targets of
+actuate._autoscalers (KServe, Knative, KEDA, Karpenter). A Deployment another autoscaler owns (HPA,
+KEDA, Knative) is refused, or that autoscaler's floor is driven instead (`autoscaler_conflict`).
 
 Reads before it writes: a target already at the desired count is not patched, so re-running a cycle
 after a crash does not repeat an actuation. API failures become a CostplaneError naming the object.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costplane.actuate._autoscalers import BOUND_KINDS, BoundObjects, refusal
 from costplane.actuate._base import ActuationResult, ReplicaStatus, ScaleCommand, Target
 from costplane.core.errors import CostplaneError
 
@@ -20,8 +23,17 @@ CAPI_PLURAL = "machinedeployments"
 class KubernetesActuator:
     name = "kubernetes"
 
-    def __init__(self, api_client: Any | None = None) -> None:
-        """`api_client`: a kubernetes.client.ApiClient; None loads in-cluster config, then ~/.kube/config."""
+    def __init__(self, api_client: Any | None = None, autoscaler_conflict: str = "refuse",
+                 bound_mode: str = "floor") -> None:
+        """`api_client`: a kubernetes.client.ApiClient; None loads in-cluster config, then ~/.kube/config.
+
+        `autoscaler_conflict`: what to do when an HPA, KEDA ScaledObject or Knative owns a Deployment
+        target: `refuse` (change nothing; the result says why) or `bounds` (set that autoscaler's floor).
+        `bound_mode`: `floor` or `pin` for bound targets and owners (see actuate._autoscalers).
+        """
+        if autoscaler_conflict not in ("refuse", "bounds"):
+            raise CostplaneError(f"autoscaler_conflict {autoscaler_conflict!r} is not refuse or bounds",
+                                 fix="use refuse (default) or bounds")
         from kubernetes import client, config
 
         if api_client is None:
@@ -36,6 +48,9 @@ class KubernetesActuator:
             api_client = client.ApiClient()
         self._apps = client.AppsV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
+        self._autoscaling = client.AutoscalingV2Api(api_client)
+        self._bounds = BoundObjects(self._custom, self._call, bound_mode)
+        self.autoscaler_conflict = autoscaler_conflict
         self._client = client
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -52,6 +67,8 @@ class KubernetesActuator:
                                  fix="check the API server address and network") from None
 
     def current(self, target: Target) -> int | None:
+        if target.kind in BOUND_KINDS:
+            return self._bounds.current(target.kind, target.namespace, target.name, target.key)
         if target.kind == "deployment":
             scale = self._call(f"read {target.key}", self._apps.read_namespaced_deployment_scale,
                                target.name, target.namespace)
@@ -62,7 +79,11 @@ class KubernetesActuator:
         return int(spec.get("replicas") or 0)
 
     def status(self, target: Target) -> ReplicaStatus | None:
-        """`spec.replicas` and `status.readyReplicas` (Deployment, or CAPI MachineDeployment)."""
+        """`spec.replicas` and `status.readyReplicas` (Deployment, or CAPI MachineDeployment); a bound
+        target's floor, counted as ready (those objects report no ready count of their own)."""
+        if target.kind in BOUND_KINDS:
+            n = self.current(target)
+            return None if n is None else ReplicaStatus(n, n)
         if target.kind == "deployment":
             dep = self._call(f"read {target.key}", self._apps.read_namespaced_deployment_status,
                              target.name, target.namespace)
@@ -78,7 +99,21 @@ class KubernetesActuator:
 
     def apply(self, command: ScaleCommand) -> ActuationResult:
         target = command.target
+        if target.kind in BOUND_KINDS:
+            before, changed, detail = self._bounds.set_floor(BOUND_KINDS[target.kind], target.namespace,
+                                                             target.name, int(command.replicas), target.key)
+            return ActuationResult(target, before, command.replicas, changed, detail)
         before = self.current(target)
+        if target.kind == "deployment":  # never fight an autoscaler that owns the Deployment
+            owner = self._bounds.owner_of(self._apps, self._autoscaling, target.namespace, target.name, target.key)
+            if owner is not None and self.autoscaler_conflict == "refuse":
+                return ActuationResult(target, before, before if before is not None else 0, False,
+                                       refusal(target.key, owner))
+            if owner is not None:
+                floor_before, changed, detail = self._bounds.drive_owner(self._autoscaling, owner,
+                                                                         int(command.replicas), target.key)
+                after = command.replicas if changed else (floor_before if floor_before is not None else 0)
+                return ActuationResult(target, floor_before, after, changed, detail)
         if before == command.replicas:
             return ActuationResult(target, before, before, False, f"{target.key} already at {before}")
         body = {"spec": {"replicas": int(command.replicas)}}
