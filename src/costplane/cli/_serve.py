@@ -52,17 +52,7 @@ def _start_controller(store, clock, services: Path | None, interval_s: float, st
 
     controller = build_controller(None, services, actuator, interval_s, kube_host, validation_s, store=store,
                                   clock=clock)
-    # The loop and POST /api/v1/controller/cycles may run a cycle at the same moment; one at a time,
-    # or both decide the same cycle and the second insert breaks its unique (cycle, target, kind) key.
-    cycle_lock = threading.Lock()
-    unlocked_cycle = controller.run_cycle
-
-    def run_cycle_serialised():
-        with cycle_lock:
-            return unlocked_cycle()
-
-    controller.run_cycle = run_cycle_serialised
-    controller.cycle_lock = cycle_lock  # a team's cycle from the API (api._routes.controller) takes it too
+    # The loop and POST /api/v1/controller/cycles share this controller: run_cycle takes one cycle at a time.
 
     def loop() -> None:
         while not stop.is_set():

@@ -151,6 +151,7 @@ class Controller:
         self._policies = {s.name: s.policy for s in services}
         self._states: dict[str, Any] = self.journal.states(self._policies)
         self.last_cycle: dict[str, Any] = {}
+        self._cycle_lock = threading.Lock()
         self._restore_dry_run_state()
 
     # ------------------------------------------------------------------ observe
@@ -182,10 +183,10 @@ class Controller:
     def cycle_id(self, now_s: float) -> str:
         return f"cycle-{int(np.floor(now_s / self.interval_s))}"
 
-    def _decide_and_record(self, cycle: str, now_s: float) -> None:
+    def _decide_and_record(self, cycle: str, now_s: float, services: tuple[ControlledService, ...]) -> None:
         """Record one decision per service for this cycle, unless a resumed cycle already has it."""
         done = self.journal.decided(cycle)
-        todo = tuple(s for s in self.services if s.target.key not in done)
+        todo = tuple(s for s in services if s.target.key not in done)
         if not todo:
             return
         observations = self.observe_all(now_s, todo)
@@ -229,8 +230,8 @@ class Controller:
                 stale.add(r.target)
         return stale
 
-    def _actuate_pending(self, cycle: str) -> list[DecisionRecord]:
-        pending = [r for r in self.journal.pending(cycle) if r.target in self._by_target]
+    def _actuate_pending(self, cycle: str, targets: set[str]) -> list[DecisionRecord]:
+        pending = [r for r in self.journal.pending(cycle) if r.target in targets]
         stale = self._validated(pending)
         for r in pending:
             service = self._by_target[r.target]
@@ -244,11 +245,18 @@ class Controller:
         self.journal.mark_actuated(pending, self.actor)
         return pending
 
-    def run_cycle(self) -> list[DecisionRecord]:
+    def run_cycle(self, team: str | None = None) -> list[DecisionRecord]:
         """Decide (or resume) the current cycle and actuate what is pending; returns the decisions acted on.
 
-        With a lease, a controller that does not hold it decides and acts on nothing (a standby)."""
+        `team`: only that team's services (an operator scoped to a team runs its own cycle through the API).
+        One cycle at a time per controller (the serve loop and the API share it). With a lease, a controller
+        that does not hold it decides and acts on nothing (a standby)."""
+        with self._cycle_lock:
+            return self._run_cycle(team)
+
+    def _run_cycle(self, team: str | None) -> list[DecisionRecord]:
         began = time.perf_counter()
+        services = self.services if team is None else tuple(s for s in self.services if s.team == team)
         now_s = self.clock.now_s()
         cycle = self.cycle_id(now_s)
         if self.lease is not None and not self.lease.acquire(now_s):
@@ -258,12 +266,12 @@ class Controller:
             if self.log_decisions:
                 log.info("cycle %s standby: the lease is held by %s", cycle, self.last_cycle["holder"])
             return []
-        self._decide_and_record(cycle, now_s)
-        acted = self._actuate_pending(cycle)
+        self._decide_and_record(cycle, now_s, services)
+        acted = self._actuate_pending(cycle, {s.target.key for s in services})
         if self.log_decisions:
             changed = sum(r.changed for r in acted)
             stale = sum(1 for r in acted if (r.result or "").startswith("stale"))
-            log.info("cycle %s services=%d acted=%d changed=%d stale=%d seconds=%.3f", cycle, len(self.services),
+            log.info("cycle %s services=%d acted=%d changed=%d stale=%d seconds=%.3f", cycle, len(services),
                      len(acted), changed, stale, time.perf_counter() - began)
         self.last_cycle = {"cycle": cycle, "at_s": now_s, "standby": False, "acted": len(acted)}
         return acted
