@@ -115,19 +115,18 @@ def test_bad_or_impossible_deadline(run, tmp_path, deadline, code, needle):
     assert len(lines) == 1 and needle in lines[0], out.stderr
 
 
-def test_hpo_json_and_team_ledger(run, tmp_path):
-    ledger = tmp_path / "ledger.json"
+def test_hpo_json_and_team_budget_in_the_store(run, tmp_path):
+    db = f"sqlite:///{tmp_path / 'hpo.db'}"
     out = run("hpo", "--trials", "3", "--epochs", "3", "--pruner", "sha", "--team", "ml", "--team-budget-usd", "5",
-              "--ledger", str(ledger), "--price-usd-per-gpu-hour", "2", "--json")
+              "--db", db, "--price-usd-per-gpu-hour", "2", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     for key in ("best_score", "best_params", "trials", "pruned_trials", "gpu_seconds", "cost_usd", "budget_usd",
                 "stopped_by_budget"):
         assert key in data
     assert data["trials"] == 3 and not data["stopped_by_budget"]
-    book = json.loads(ledger.read_text())
-    assert book["teams"]["ml"]["spent_usd"] == pytest.approx(data["cost_usd"])
-    assert book["teams"]["ml"]["budget_usd"] == 5
+    assert data["ledger"]["month_budget_usd"] == 5  # the budgets table of `costplane budget`
+    assert data["ledger"]["charged_usd"] == pytest.approx(data["cost_usd"], abs=1e-6)
 
 
 def test_hpo_bad_pruner_is_one_line(run):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +17,6 @@ from costplane.core.errors import InputError
 from costplane.core.files import read_structured
 from costplane.training import TrainingPlan, parse_duration_s, parse_rates, plan_training, read_profile
 
-LEDGER_ENV = "COSTPLANE_HPO_LEDGER"
-DEFAULT_LEDGER = "~/.costplane/hpo-ledger.json"
 MAX_TABLE_ROWS = 25
 
 
@@ -117,72 +113,133 @@ def train_plan_cmd(
         console.print(f"frontier plot: {plot}")
 
 
-def _ledger_path(ledger: Path | None) -> Path:
-    return (ledger or Path(os.environ.get(LEDGER_ENV, DEFAULT_LEDGER))).expanduser()
+def load_objective(spec: str, path: Path | None = None):
+    """`module:function` or `file.py:function` -> the callable (the module imported from `path`, default cwd)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    module_name, _, fn_name = spec.rpartition(":")
+    if not module_name or not fn_name:
+        raise InputError(f"--objective {spec!r} is not module:function", fix="write e.g. --objective train:objective")
+    base = (path or Path.cwd()).resolve()
+    try:
+        if module_name.endswith(".py"):
+            file = (base / module_name).resolve()
+            module_spec = importlib.util.spec_from_file_location(file.stem, file)
+            if module_spec is None or not file.is_file():
+                raise ImportError(f"no file {file}")
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            if str(base) not in sys.path:
+                sys.path.insert(0, str(base))
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"--objective {spec!r}: cannot import {module_name} ({exc})",
+                         fix="run from the folder that holds it, or pass --path DIR") from None
+    fn = getattr(module, fn_name, None)
+    if not callable(fn):
+        raise InputError(f"--objective {spec!r}: {module_name} has no function {fn_name}",
+                         fix="name a function that takes an optuna.Trial and returns its value")
+    return fn
 
 
-def _read_ledger(path: Path) -> dict:
-    if not path.exists():
-        return {"teams": {}}
-    data = read_structured(path, "HPO ledger")
-    if not isinstance(data, dict) or not isinstance(data.get("teams"), dict):
-        raise InputError(f"{path}: not an HPO ledger (expected {{\"teams\": {{...}}}})",
-                         fix=f"delete it or point --ledger / ${LEDGER_ENV} elsewhere")
-    return data
+def _offer_price(gpu: str, gpus: int, price: float | None, catalog) -> tuple[float, dict]:
+    """USD per GPU-hour: the given price, else the cheapest on-demand offer with `gpus` GPUs of `gpu` (named)."""
+    if price is not None:
+        if not price > 0:
+            raise InputError(f"--price-usd-per-gpu-hour must be > 0, got {price:g}", fix="pass e.g. 2.5")
+        return price, {"gpus": gpus, "source": "--price-usd-per-gpu-hour"}
+    from costplane.placement import PlacementRequest, place
+
+    best = place(PlacementRequest(gpu=gpu, gpus_per_node=gpus, hours=1.0), load_catalog(catalog), limit=1)[0]
+    offer = {"cloud": best.cloud, "region": best.region, "instance_type": best.instance_type, "gpu": best.gpu,
+             "gpus": best.gpus_per_node, "hourly_usd": best.hourly_usd}
+    return best.hourly_usd / best.gpus_per_node, offer
 
 
 def hpo_cmd(
+    objective: Annotated[str | None, typer.Option(
+        help="Your Optuna objective as module:function (or file.py:function): takes a trial, may report and "
+             "prune, returns its value. Without it, the built-in scikit-learn demo runs.")] = None,
+    path: Annotated[Path | None, typer.Option(help="Folder to import --objective from (default: current).")] = None,
+    direction: Annotated[str, typer.Option(help="maximize or minimize the objective's value.")] = "maximize",
     trials: Annotated[int, typer.Option(help="Most trials to run.", parser=Finite(1, 100_000, whole=True))] = 30,
     budget_usd: Annotated[float | None, typer.Option("--budget-usd", help="Stop the search when it has cost this much.")] = None,
-    pruner: Annotated[str, typer.Option(help="hyperband, sha (successive halving) or none.")] = "hyperband",
-    team: Annotated[str | None, typer.Option(help="Charge the team's budget (kept in the ledger).")] = None,
-    team_budget_usd: Annotated[float | None, typer.Option("--team-budget-usd", help="Set the team's total budget.")] = None,
-    ledger: Annotated[Path | None, typer.Option(help=f"Team spend ledger (default ${LEDGER_ENV} or {DEFAULT_LEDGER}).")] = None,
-    model: Annotated[str, typer.Option(help="sgd (SGDClassifier) or mlp (MLPClassifier).")] = "sgd",
-    dataset: Annotated[str, typer.Option(help="digits, breast_cancer or wine (shipped with scikit-learn).")] = "digits",
-    epochs: Annotated[int, typer.Option(help="Most epochs per trial (the pruners' max resource).", parser=Finite(1, 100_000, whole=True))] = 27,
-    seed: Annotated[int, typer.Option(help="Sampler, split and model seed.")] = 0,
-    gpu: Annotated[str, typer.Option(help="GPU model whose cheapest on-demand price prices a GPU-second.")] = "H100",
+    pruner: Annotated[str, typer.Option(help="hyperband, sha (successive halving), median or none.")] = "hyperband",
+    team: Annotated[str | None, typer.Option(help="Charge the team's monthly budget (`costplane budget`).")] = None,
+    project: Annotated[str | None, typer.Option(help="Charge the project's monthly budget instead.")] = None,
+    team_budget_usd: Annotated[float | None, typer.Option(
+        "--team-budget-usd", help="Set the team's (or project's) monthly budget first, as `budget set` does.")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (charged as workload hpo:NAME).")] = None,
+    gpu: Annotated[str, typer.Option(help="GPU model of the offer a trial runs on (its cheapest on-demand offer "
+                                          "prices a GPU-second).")] = "H100",
+    gpus: Annotated[int, typer.Option(help="GPUs one trial holds (a trial's GPU-seconds = its time × GPUs).",
+                                      parser=Finite(1, 4096, whole=True))] = 1,
     price_usd_per_gpu_hour: Annotated[float | None, typer.Option(
         "--price-usd-per-gpu-hour", help="Price one GPU-hour directly instead of from the catalog.")] = None,
+    model: Annotated[str, typer.Option(help="Demo: sgd (SGDClassifier) or mlp (MLPClassifier).")] = "sgd",
+    dataset: Annotated[str, typer.Option(help="Demo: digits, breast_cancer or wine (shipped with scikit-learn).")] = "digits",
+    epochs: Annotated[int, typer.Option(help="Demo: most epochs per trial (the pruners' max resource).",
+                                        parser=Finite(1, 100_000, whole=True))] = 27,
+    seed: Annotated[int, typer.Option(help="Sampler, split and model seed.")] = 0,
     catalog: CatalogOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store holding the budgets "
+                                                        "(default: COSTPLANE_DB_URL or COSTPLANE_HOME).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Hyperparameter search (Optuna) under a cost budget; CPU-seconds stand in for GPU-seconds."""
-    from costplane.training._hpo import HpoConfig, price_per_gpu_hour, run_hpo
+    """Hyperparameter search (Optuna, with pruning) of your objective, each trial charged to a budget in the store."""
+    from costplane.costing import StoreLedger, set_month_budget
+    from costplane.store import Store
+    from costplane.training._hpo import HpoConfig, MemoryLedger, TrialCharge, run_hpo, run_objective
 
-    price = price_usd_per_gpu_hour if price_usd_per_gpu_hour is not None else price_per_gpu_hour(load_catalog(catalog), gpu)
-    book, path, spent = None, None, 0.0
-    if team is not None:
-        path = _ledger_path(ledger)
-        book = _read_ledger(path)
-        entry = book["teams"].setdefault(team, {"budget_usd": None, "spent_usd": 0.0})
+    if team is not None and project is not None:
+        raise InputError("a study charges one team or one project", fix="pass --team or --project, not both")
+    if team_budget_usd is not None and team is None and project is None:
+        raise InputError("--team-budget-usd needs --team or --project", fix="name the team with --team T")
+    if gpus < 1:
+        raise InputError(f"--gpus must be 1 or more, got {gpus}", fix="pass --gpus 1")
+    name = study or (f"{objective.rpartition(':')[2]}" if objective else f"demo-{model}-{dataset}")
+    fn = load_objective(objective, path) if objective else None  # bad input fails before anything is written
+    if fn is None:  # the demo's choices are checked before the store is touched
+        HpoConfig(trials=trials, max_epochs=epochs, pruner=pruner, model=model, dataset=dataset, budget_usd=budget_usd)
+    price, offer = _offer_price(gpu, gpus, price_usd_per_gpu_hour, catalog)
+    if team is not None or project is not None:
         if team_budget_usd is not None:
-            entry["budget_usd"] = team_budget_usd
-        team_budget_usd, spent = entry["budget_usd"], float(entry["spent_usd"])
-    elif team_budget_usd is not None:
-        raise InputError("--team-budget-usd needs --team", fix="name the team with --team T")
-    cfg = HpoConfig(trials=trials, max_epochs=epochs, pruner=pruner, model=model, dataset=dataset, seed=seed,
-                    budget_usd=budget_usd, price_usd_per_gpu_hour=price, team=team, team_budget_usd=team_budget_usd,
-                    team_spent_usd=spent)
-    with Progress(TextColumn("hpo"), BarColumn(), TextColumn("{task.completed}/{task.total} trials · {task.fields[cost]}"),
-                  console=err_console, transient=True, disable=as_json or not err_console.is_terminal) as progress:
-        task = progress.add_task("hpo", total=trials, cost="$0")
-        result = run_hpo(cfg, on_trial=lambda done, cost: progress.update(task, completed=done, cost=f"${cost:.6f}"))
-    if book is not None and path is not None and team is not None:
-        book["teams"][team]["spent_usd"] = result.team_spent_usd
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(book, indent=2) + "\n")
+            set_month_budget(Store.open(db), "team" if team else "project", team or project, team_budget_usd)
+        ledger = StoreLedger.open(name, team, project, budget_usd, db=db, catalog=load_catalog(catalog), offer=offer)
+    else:
+        ledger = MemoryLedger(budget_usd)
+    if fn is not None:
+        out = run_objective(fn, ledger, price, gpus, trials, direction, pruner, seed, name)
+    else:  # the demo: CPU-seconds of scikit-learn training stand in for GPU-seconds
+        left = ledger.remaining_usd()
+        cfg = HpoConfig(trials=trials, max_epochs=epochs, pruner=pruner, model=model, dataset=dataset, seed=seed,
+                        budget_usd=None if left == float("inf") else max(left, 1e-12),
+                        price_usd_per_gpu_hour=price, team=team or project)
+        with Progress(TextColumn("hpo"), BarColumn(), TextColumn("{task.completed}/{task.total} trials · {task.fields[cost]}"),
+                      console=err_console, transient=True, disable=as_json or not err_console.is_terminal) as progress:
+            task = progress.add_task("hpo", total=trials, cost="$0")
+            result = run_hpo(cfg, on_trial=lambda done, cost: progress.update(task, completed=done, cost=f"${cost:.6f}"))
+        for t in result.trial_log:
+            ledger.charge(TrialCharge(name, t.number, t.state, t.gpu_seconds, t.cost_usd, t.score, t.params))
+        out = {**result.to_dict(), "study": name, "best_value": result.best_score}
+    out["offer"] = offer
+    out["ledger"] = ledger.to_dict() if isinstance(ledger, StoreLedger) else {
+        "search_budget_usd": budget_usd, "charged_usd": ledger.spent_usd}
     if as_json:
-        emit_json(result.to_dict())
+        emit_json(out)
         return
-    console.print(f"best validation accuracy {result.best_score} with {result.best_params}")
-    console.print(f"{result.trials} trials ({result.pruned_trials} pruned or stopped), {result.epochs} epochs, "
-                  f"{result.gpu_seconds:.2f} GPU-s at ${price:.2f}/GPU-h = ${result.cost_usd:.6f}"
-                  + (" — stopped by budget" if result.stopped_by_budget else ""))
-    if team:
-        console.print(f"team {team}: spent ${result.team_spent_usd:.6f}"
-                      + ("" if team_budget_usd is None else f" of ${team_budget_usd:.6f}"))
+    best = out.get("best_value")
+    console.print(f"study {name}: best value {best} with {out['best_params']}")
+    console.print(f"{out['trials']} trials ({out['pruned_trials']} pruned or stopped), {out['gpu_seconds']:.2f} GPU-s "
+                  f"at ${price:.4f}/GPU-h = ${out['cost_usd']:.6f}" + (" — stopped by budget" if out["stopped_by_budget"] else ""))
+    if isinstance(ledger, StoreLedger):
+        d = ledger.to_dict()
+        who = f"team {team}" if team else f"project {project}"
+        left = "no monthly budget set" if d["remaining_usd"] is None else f"${d['remaining_usd']:.6f} left"
+        console.print(f"{who}: charged ${d['charged_usd']:.6f} to the store ({left})")
 
 
 def register(app: typer.Typer) -> None:

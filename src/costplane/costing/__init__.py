@@ -8,8 +8,10 @@ and prices every GPU series at its node's instance type (`_pricing`), returning 
 Demo rows (`source = demo-seed`) are read only with `include_demo=True`; budgets never pass it.
 """
 
+from costplane.costing._charges import StoreLedger, month_spend, set_month_budget
 from costplane.costing._pricing import Price, Pricer
 from costplane.costing._store import (
+    CHARGE_SOURCES,
     DEMO_SOURCE,
     EMPTY_FIX,
     Costs,
@@ -22,20 +24,24 @@ from costplane.costing._views import UNPRICED_KEY, cost_view, hourly_spend, iso,
 from costplane.costing._waste import store_waste
 
 __all__ = [
+    "CHARGE_SOURCES",
     "DEMO_SOURCE",
     "EMPTY_FIX",
     "UNPRICED_KEY",
     "Costs",
     "Price",
     "Pricer",
+    "StoreLedger",
     "cost_view",
     "holds_demo",
     "hourly_spend",
     "iso",
+    "month_spend",
     "load_costs",
     "newest_data_s",
     "scoped",
     "series_buckets",
+    "set_month_budget",
     "spend_buckets",
     "store_waste",
 ]

@@ -37,6 +37,9 @@ from costplane.ingest._metrics import GPU_UTIL_PCT
 from costplane.store import CostRecord, Store, UsageSample
 
 DEMO_SOURCE = "demo-seed"
+# Internal charge lines (costplane hpo's trials): added on top of bills or GPU series, never a reason to
+# switch a store whose money comes from GPU series over to bill lines.
+CHARGE_SOURCES = ("hpo",)
 BUCKET_S = 3600.0
 DEFAULT_STEP_S = 60.0  # a series of one sample: the usual DCGM scrape interval
 EMPTY_FIX = ("fill it with `costplane ingest prometheus --url URL` (GPU use, priced from the catalog) or "
@@ -92,12 +95,14 @@ def holds_demo(store: Store) -> bool:
 
 # ------------------------------------------------------------------ bill lines
 
-def _bills(store: Store, start_s: float, end_s: float, include_demo: bool) -> BillLines:
+def _bills(store: Store, start_s: float, end_s: float, include_demo: bool, charges: bool = False) -> BillLines:
+    """Bill lines overlapping [start, end); with `charges`, only costplane's internal charge lines (CHARGE_SOURCES)."""
     q = _where(select(CostRecord.period_start_s, CostRecord.period_end_s, CostRecord.effective_cost_usd,
                       CostRecord.gpu_hours, CostRecord.workload, CostRecord.team, CostRecord.project,
                       CostRecord.resource_id, CostRecord.cloud, CostRecord.tags)
                .where(CostRecord.period_end_s > start_s, CostRecord.period_start_s < end_s),
-               _not_demo(CostRecord.source, include_demo))
+               _not_demo(CostRecord.source, include_demo),
+               CostRecord.source.in_(CHARGE_SOURCES) if charges else CostRecord.source.not_in(CHARGE_SOURCES))
     with store.session() as s:
         rows = s.execute(q).all()
     if not rows:
@@ -209,6 +214,13 @@ def series_use(store: Store, pricer: Pricer, start_s: float, end_s: float,
 
 # ------------------------------------------------------------------ the one loader
 
+def _plus(cost_of: Callable[[Window], CostSet], charges: BillLines) -> Callable[[Window], CostSet]:
+    """`cost_of` with the charge lines' rows added (same window)."""
+    if not len(charges):
+        return cost_of
+    return lambda w: cost_of(w).combine(charges.cost_set(w))
+
+
 def load_costs(store: Store, catalog: Catalog, start_s: float, end_s: float, *,
                nodes: Mapping[str, Mapping[str, str]] | None = None, gpu: str | None = None,
                price_usd_per_gpu_hour: float | None = None, include_demo: bool = True) -> Costs:
@@ -221,19 +233,22 @@ def load_costs(store: Store, catalog: Catalog, start_s: float, end_s: float, *,
     pricer = Pricer(catalog, {**kube_nodes, **dict(nodes or {})}, gpu, price_usd_per_gpu_hour)
     series, pricing, unpriced = series_use(store, pricer, start_s - BUCKET_S, end_s, include_demo)
     bills = _bills(store, start_s, end_s, include_demo)
+    charges = _bills(store, start_s, end_s, include_demo, charges=True)
+    if not len(bills) and not len(series):
+        bills, charges = charges, BillLines.empty()
     demo = include_demo and holds_demo(store)
     demo_note = " (includes demo data from `serve --seed`; `costplane db purge-demo` removes it)" if demo else ""
     if len(bills):
         def cost_of(w: Window, _b=bills, _s=series) -> CostSet:
             return _b.cost_set(w, _s.used_ratio(w))
 
-        return Costs(f"store {store.url}: {len(bills)} bill lines" + demo_note, cost_of,
+        return Costs(f"store {store.url}: {len(bills)} bill lines" + demo_note, _plus(cost_of, charges),
                      float(bills.end_s.max()), float(bills.start_s.min()), "bills", includes_demo=demo, series=series,
                      properties=props)
     if len(series):
         n = len(series.labels)
         return Costs(f"store {store.url}: {n} GPU series ({GPU_UTIL_PCT}) priced from {catalog.source}" + demo_note,
-                     series.cost_set, float(series.end_s.max()), float(series.start_s.min()), "series",
+                     _plus(series.cost_set, charges), float(series.end_s.max()), float(series.start_s.min()), "series",
                      pricing, unpriced, demo, series, props)
     return Costs(f"store {store.url} holds no cost data for this window: {EMPTY_FIX}",
                  lambda w: CostSet(w, ()), None, None, "empty", includes_demo=demo, properties=props)

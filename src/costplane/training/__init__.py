@@ -1,9 +1,17 @@
 """Training cost: throughput scaling curves, the expected-cost plan under spot interruptions, budgeted HPO.
 
-Pure decision logic (no I/O, no clock reads) except `_hpo`, which runs real scikit-learn training and
-measures its CPU time as the stand-in for GPU time.
+Pure decision logic (no I/O, no clock reads) except `_hpo`, which runs Optuna studies (a user's objective
+under `CostBudgetCallback`, or the scikit-learn demo) and measures their time; budgets are injected ledgers.
 """
 
+from costplane.training._hpo import (
+    GPU_SECONDS_ATTR,
+    BudgetLedger,
+    CostBudgetCallback,
+    MemoryLedger,
+    TrialCharge,
+    run_objective,
+)
 from costplane.training._plan import PlanOption, TrainingPlan, enumerate_options, pareto_frontier, plan_training
 from costplane.training._profile import (
     JobProfile,
@@ -24,6 +32,12 @@ from costplane.training._throughput import EXTRAPOLATION_FACTOR, ScalingCurve, f
 
 __all__ = [
     "DEFAULT_INTERRUPTIONS_PER_HOUR",
+    "GPU_SECONDS_ATTR",
+    "BudgetLedger",
+    "CostBudgetCallback",
+    "MemoryLedger",
+    "TrialCharge",
+    "run_objective",
     "EXTRAPOLATION_FACTOR",
     "FALLBACK_INTERRUPTIONS_PER_HOUR",
     "JobProfile",

@@ -1,4 +1,11 @@
-"""Hyperparameter search under a cost budget: Optuna samplers and pruners, real scikit-learn training.
+"""Hyperparameter search under a cost budget: any Optuna objective, or the built-in scikit-learn demo.
+
+Any training code: `CostBudgetCallback` (an Optuna callback) charges each trial's GPU-seconds at the
+chosen offer's price to a `BudgetLedger` and stops the study before the budget would be exceeded;
+`run_objective` runs a user's `module:function` objective with it (`costplane hpo --objective`).
+The ledger is injected: `MemoryLedger` here, the store's budgets in costplane.budget.StoreLedger.
+
+The built-in demo (below, `run_hpo`):
 
 Every epoch of every trial is measured with an injected CPU-time meter (default `time.process_time`),
 the stand-in for GPU time on this GPU-less machine, and charged at a price per GPU-second taken from
@@ -17,7 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -236,3 +243,164 @@ def run_hpo(cfg: HpoConfig, meter: Callable[[], float] = time.process_time,
         pruner=cfg.pruner, model=cfg.model, dataset=cfg.dataset, seed=cfg.seed,
         price_usd_per_gpu_hour=cfg.price_usd_per_gpu_hour, team=cfg.team, team_budget_usd=cfg.team_budget_usd,
         team_spent_usd=cfg.team_spent_usd + cost, trial_log=tuple(log))
+
+
+# ------------------------------------------------------------------ any training code, bounded by cost
+
+GPU_SECONDS_ATTR = "gpu_seconds"  # a trial's user attribute: GPU-seconds the objective measured itself (optional)
+
+
+@dataclass(frozen=True)
+class TrialCharge:
+    """What one trial cost: its GPU-seconds at the offer's price, charged to a budget ledger."""
+
+    study: str
+    trial: int
+    state: str  # complete | pruned | fail | stopped_by_budget
+    gpu_seconds: float
+    cost_usd: float
+    value: float | None
+    params: dict[str, Any]
+
+
+class BudgetLedger(Protocol):
+    """Where trial charges go and how much budget is left (the store's budgets: costplane.budget.StoreLedger)."""
+
+    def remaining_usd(self) -> float: ...
+
+    def charge(self, charge: TrialCharge) -> None: ...
+
+
+class MemoryLedger:
+    """A ledger in memory: a budget in USD (None: unbounded) and the charges made against it."""
+
+    def __init__(self, budget_usd: float | None = None, spent_usd: float = 0.0) -> None:
+        self.budget_usd, self.spent_usd = budget_usd, spent_usd
+        self.charges: list[TrialCharge] = []
+
+    def remaining_usd(self) -> float:
+        return math.inf if self.budget_usd is None else self.budget_usd - self.spent_usd
+
+    def charge(self, charge: TrialCharge) -> None:
+        self.charges.append(charge)
+        self.spent_usd += charge.cost_usd
+
+
+class CostBudgetCallback:
+    """Optuna callback that charges each finished trial's GPU-seconds to a budget and stops the study in time.
+
+    GPU-seconds of a trial: its user attribute `gpu_seconds` when the objective sets it (measured
+    with NVML, or known), else its running time × `gpus` (the GPUs a trial holds). Cost = GPU-seconds
+    × `usd_per_gpu_hour` / 3600. After each trial the study stops when the budget left is smaller
+    than the dearest trial so far (the next one could cost as much). `budgeted(trial)` wraps a trial
+    so that its `should_prune()` also says yes once the running trial alone would exceed what is left:
+    an objective that reports and prunes (Optuna's usual loop) then stops mid-trial, at most one
+    report interval over.
+
+        study.optimize(objective, callbacks=[CostBudgetCallback(ledger, usd_per_gpu_hour=3.9, gpus=8)])
+    """
+
+    def __init__(self, ledger: BudgetLedger, usd_per_gpu_hour: float, gpus: int = 1, study: str | None = None,
+                 meter: Callable[[], float] = time.monotonic) -> None:
+        if not usd_per_gpu_hour > 0 or gpus < 1:
+            raise InputError(f"price per GPU-hour must be > 0 and GPUs >= 1, got {usd_per_gpu_hour!r}, {gpus!r}",
+                             fix="pass the offer's price and the GPUs a trial holds")
+        self.ledger, self.usd_per_gpu_s, self.gpus, self.study = ledger, usd_per_gpu_hour / 3600.0, gpus, study
+        self.meter = meter
+        self.stopped_by_budget = False
+        self.log: list[TrialCharge] = []
+        self._starts: dict[int, float] = {}
+        self._over: set[int] = set()
+
+    def gpu_seconds(self, trial: Any) -> float:
+        """The trial's GPU-seconds so far (a running Trial) or in all (a FrozenTrial)."""
+        own = (trial.user_attrs or {}).get(GPU_SECONDS_ATTR)
+        if isinstance(own, (int, float)) and own >= 0:
+            return float(own)
+        start = self._starts.get(trial.number)
+        if start is not None:
+            return max(0.0, self.meter() - start) * self.gpus
+        duration = getattr(trial, "duration", None)
+        return 0.0 if duration is None else duration.total_seconds() * self.gpus
+
+    def over_budget(self, trial: Any) -> bool:
+        return self.gpu_seconds(trial) * self.usd_per_gpu_s >= self.ledger.remaining_usd() - 1e-9
+
+    def budgeted(self, trial: Any) -> Any:
+        self._starts[trial.number] = self.meter()
+        return _BudgetedTrial(trial, self)
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        gpu_s = self.gpu_seconds(trial)
+        self._starts.pop(trial.number, None)
+        state = "stopped_by_budget" if trial.number in self._over else trial.state.name.lower()
+        charge = TrialCharge(self.study or study.study_name, trial.number, state, gpu_s, gpu_s * self.usd_per_gpu_s,
+                             trial.value if trial.value is not None else None, dict(trial.params))
+        self.ledger.charge(charge)
+        self.log.append(charge)
+        dearest = max(c.cost_usd for c in self.log)
+        left = self.ledger.remaining_usd() + 1e-9  # micro-dollar slack for float sums
+        if trial.number in self._over or left < dearest or left <= 1e-9:
+            self.stopped_by_budget = True
+            study.stop()
+
+
+class _BudgetedTrial:
+    """An Optuna trial whose `should_prune()` is also true once this trial alone would exceed the budget."""
+
+    def __init__(self, trial: Any, callback: CostBudgetCallback) -> None:
+        self._trial, self._cb = trial, callback
+
+    def should_prune(self) -> bool:
+        if self._cb.over_budget(self._trial):
+            self._cb._over.add(self._trial.number)
+            return True
+        return self._trial.should_prune()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trial, name)
+
+
+def objective_pruner(name: str, max_resource: int | str = "auto") -> Any:
+    import optuna
+
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource, reduction_factor=3)
+    if name == "sha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise InputError(f"unknown pruner {name!r}", fix="use hyperband, sha, median or none")
+
+
+def run_objective(objective: Callable[[Any], float], ledger: BudgetLedger, usd_per_gpu_hour: float, gpus: int = 1,
+                  trials: int = 30, direction: str = "maximize", pruner: str = "hyperband", seed: int = 0,
+                  study_name: str = "costplane-hpo", meter: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Run a user's Optuna objective (it may report and prune) under a cost budget; a summary dict."""
+    import optuna
+
+    if direction not in ("maximize", "minimize"):
+        raise InputError(f"direction {direction!r} is not maximize or minimize", fix="pass --direction maximize")
+    if trials <= 0:
+        raise InputError(f"trials must be > 0, got {trials}", fix="pass --trials 1 or more")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cb = CostBudgetCallback(ledger, usd_per_gpu_hour, gpus, study_name, meter)
+    study = optuna.create_study(direction=direction, study_name=study_name, pruner=objective_pruner(pruner),
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    if ledger.remaining_usd() > 0:
+        study.optimize(lambda t: objective(cb.budgeted(t)), n_trials=trials, callbacks=[cb], catch=(Exception,))
+    else:
+        cb.stopped_by_budget = True  # nothing left: no trial starts
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = (max if direction == "maximize" else min)(done, key=lambda t: t.value) if done else None
+    remaining = ledger.remaining_usd()
+    return {"study": study_name, "direction": direction, "best_value": None if best is None else best.value,
+            "best_params": {} if best is None else dict(best.params), "trials": len(cb.log),
+            "completed_trials": len(done), "pruned_trials": sum(c.state in ("pruned", "stopped_by_budget") for c in cb.log),
+            "failed_trials": sum(c.state == "fail" for c in cb.log),
+            "gpu_seconds": sum(c.gpu_seconds for c in cb.log), "cost_usd": sum(c.cost_usd for c in cb.log),
+            "usd_per_gpu_hour": usd_per_gpu_hour, "gpus_per_trial": gpus, "stopped_by_budget": cb.stopped_by_budget,
+            "budget_remaining_usd": None if math.isinf(remaining) else remaining,
+            "trial_log": [asdict(c) for c in cb.log]}
