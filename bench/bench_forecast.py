@@ -1,7 +1,17 @@
 """Benchmark: costplane.forecast vs statsforecast AutoETS on series derived from the real traces.
 
-Run:  .venv/bin/python bench/bench_forecast.py [--tile 5000]
-Needs statsforecast in the venv (a bench-only tool, not a costplane dependency).
+Run:  .venv/bin/python bench/bench_forecast.py --suite dlrm [--windows 7] [--models ensemble,ets,auto]
+      .venv/bin/python bench/bench_forecast.py --suite traces [--tile 5000]
+Needs statsforecast (in the test extras).
+
+Suite `dlrm` (issue 17): hourly live GPU instances of the 77 Alibaba DLRM services (costplane.traces.
+dlrm_service_series, 743 whole hours; Yang et al., NSDI 2025), h = 24, season 24, the last N daily windows.
+Each model runs as the `costplane forecast backtest --season 24 --level 80 --json` command in a fresh
+process (start-up included, timed end to end), and AutoETS(season_length=24) through statsforecast's
+`cross_validation(h=24, n_windows=N, step_size=24)` in this process, timed around that call; both are
+scored by the same functions (MASE scaled by the seasonal-naive MAE before the first cutoff, sMAPE,
+pinball over the 0.1/0.5/0.9 quantiles). Reported on all services and on the two halves (app number
+mod 4 = 0 / = 2), the split the default was chosen on (half A) and checked on (half B).
 
 Series: per-minute and per-10 s request counts of the Azure LLM conv/code traces and Mooncake, and the 72
 Alibaba GenAI per-container GPU-utilisation series (~23 h at 57 s; gaps filled linearly). Each is backtested
@@ -63,11 +73,106 @@ def autoets_backtest(y: np.ndarray, h: int, windows: int, season: int) -> tuple[
     return np.concatenate(preds), secs
 
 
+DLRM = TRACES / "alibaba-dlrm-2025" / "disaggregated_DLRM_trace_even_apps.csv"
+
+
+def dlrm_hourly() -> list[tuple[str, np.ndarray]]:
+    """Mean live GPU instances per whole hour of every DLRM service (the last, partial hour dropped)."""
+    from costplane.traces import dlrm_service_series
+    from costplane.traces._fleet import DLRM_END_S
+
+    apps = sorted(pd.read_csv(DLRM, usecols=["app_name"]).app_name.unique(), key=lambda a: int(a.split("_")[1]))
+    hours = int(DLRM_END_S // 3600)
+    return [(a, dlrm_service_series(DLRM, a, 3600.0).counts[:hours] / 3600.0) for a in apps]
+
+
+def scores(ys: list[np.ndarray], means: np.ndarray, los: np.ndarray, his: np.ndarray, h: int, windows: int,
+           season: int) -> pd.DataFrame:
+    """Per-series MASE, sMAPE and pinball (0.1/0.5/0.9) of forecasts shaped (series, windows*h)."""
+    from costplane.forecast._backtest import pinball_loss, smape_pct
+
+    rows = []
+    for i, y in enumerate(ys):
+        first = cutoffs(y.size, h, windows)[0]
+        actual = y[first:]
+        scale = seasonal_naive_mae(y[:first], season)
+        mae = float(np.abs(actual - means[i]).mean())
+        mase = mae / scale if scale > 0 else (0.0 if mae == 0 else float("nan"))
+        pin = pinball_loss(actual, {0.1: los[i], 0.5: means[i], 0.9: his[i]})
+        rows.append({"mase": mase, "smape": smape_pct(actual, means[i]), "pinball": pin})
+    return pd.DataFrame(rows)
+
+
+def dlrm_suite(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+    import tempfile
+
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+
+    h, windows, season = 24, args.windows, 24
+    series = dlrm_hourly()
+    ids = [a for a, _ in series]
+    ys = [y for _, y in series]
+    long = pd.concat([pd.DataFrame({"unique_id": a, "ds": np.arange(y.size) * 3600, "y": y}) for a, y in series])
+    tmp = Path(tempfile.mkdtemp())
+    long.to_csv(tmp / "dlrm_hourly.csv", index=False)
+    results: dict[str, tuple[pd.DataFrame, float]] = {}
+    exe = Path(sys.executable).with_name("costplane")
+    for model in args.models.split(","):
+        cmd = [str(exe), "forecast", "backtest", "--series", str(tmp / "dlrm_hourly.csv"), "--horizon", str(h),
+               "--windows", str(windows), "--season", str(season), "--level", "80", "--json",
+               "--out", str(tmp / f"{model}.csv")] + ([] if model == "default" else ["--model", model])
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "COLUMNS": "160"})
+        secs = time.perf_counter() - t0
+        out = pd.read_csv(tmp / f"{model}.csv")
+        out["order"] = out.unique_id.map({a: k for k, a in enumerate(ids)})
+        out = out.sort_values(["order", "cutoff", "ds"])
+        shape = (len(ids), windows * h)
+        results[model] = (scores(ys, out["mean"].to_numpy().reshape(shape), out["lo-80"].to_numpy().reshape(shape),
+                                 out["hi-80"].to_numpy().reshape(shape), h, windows, season), secs)
+    AutoETS(season_length=1).fit(np.arange(30.0))  # compile outside the timing
+    sf = StatsForecast(models=[AutoETS(season_length=season)], freq=1, n_jobs=1)
+    sf_df = pd.concat([pd.DataFrame({"unique_id": a, "ds": np.arange(y.size), "y": y}) for a, y in series])
+    t0 = time.perf_counter()
+    cv = sf.cross_validation(df=sf_df, h=h, n_windows=windows, step_size=h, level=[80])
+    secs = time.perf_counter() - t0
+    cv["order"] = cv.unique_id.map({a: k for k, a in enumerate(ids)})
+    cv = cv.sort_values(["order", "cutoff", "ds"])
+    shape = (len(ids), windows * h)
+    # Demand is never negative: AutoETS's forecasts are clipped at 0, as ours are.
+    m, lo, hi = (np.maximum(cv[c].to_numpy().reshape(shape), 0.0) for c in ("AutoETS", "AutoETS-lo-80", "AutoETS-hi-80"))
+    results["AutoETS"] = (scores(ys, m, lo, hi, h, windows, season), secs)
+    half_a = np.array([int(a.split("_")[1]) % 4 == 0 for a in ids])
+    base = results["AutoETS"][0]
+    print(f"DLRM hourly: {len(ids)} services x {ys[0].size} h; h={h}, {windows} windows, season {season}")
+    for label, mask in (("all", np.ones(len(ids), bool)), ("half A (app % 4 == 0)", half_a),
+                        ("half B (app % 4 == 2)", ~half_a)):
+        print(f"\n{label}: {mask.sum()} services")
+        print("| model | MASE | sMAPE % | pinball 80 | seconds | MASE vs AutoETS | pinball vs AutoETS | speed |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, (sc, sec) in results.items():
+            sub, ref = sc[mask], base[mask]
+            print(f"| {name} | {np.nanmean(sub.mase):.4f} | {sub.smape.mean():.2f} | {sub.pinball.mean():.4f} | "
+                  f"{sec:.2f} | {np.nanmean(sub.mase) / np.nanmean(ref.mase) - 1:+.1%} | "
+                  f"{sub.pinball.mean() / ref.pinball.mean() - 1:+.1%} | {results['AutoETS'][1] / sec:.0f}x |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", choices=("dlrm", "traces"), default="dlrm")
+    ap.add_argument("--models", default="default,ets,auto,seasonal-naive",
+                    help="dlrm suite: costplane models to run ('default' = no --model)")
     ap.add_argument("--tile", type=int, default=5000, help="series in the throughput test")
-    ap.add_argument("--windows", type=int, default=3)
+    ap.add_argument("--windows", type=int, default=None, help="rolling windows (dlrm: 7, traces: 3)")
     args = ap.parse_args()
+    if args.suite == "dlrm":
+        args.windows = args.windows or 7
+        dlrm_suite(args)
+        return
+    args.windows = args.windows or 3
     import statsforecast
     from statsforecast.models import AutoETS
     AutoETS(season_length=1).fit(np.arange(30.0))  # numba compile outside the timings

@@ -22,6 +22,7 @@ from rich.table import Table
 from costplane.cli._common import Finite, JsonOpt, console, emit_json, err_console
 from costplane.core.errors import InputError
 from costplane.forecast import (
+    DEFAULT_MODEL,
     MODELS,
     BacktestResult,
     SeriesSet,
@@ -45,7 +46,7 @@ _LAYOUTS = (
 SeriesOpt = Annotated[Path, typer.Option("--series", help="CSV unique_id,ds,y (ds: seconds or ISO 8601).")]
 HorizonOpt = Annotated[int, typer.Option("--horizon", help="Steps ahead to forecast (1..100000).", parser=Finite(1, 100_000, whole=True))]
 SeasonOpt = Annotated[int | None, typer.Option("--season", help="Season length in steps (default: detected).", parser=Finite(1, 100_000, whole=True))]
-ModelOpt = Annotated[str, typer.Option("--model", help=f"One of {', '.join(MODELS)}.")]
+ModelOpt = Annotated[str, typer.Option("--model", help=f"One of {', '.join(MODELS)} (default {DEFAULT_MODEL}).")]
 LevelOpt = Annotated[list[int] | None, typer.Option("--level", help="Central interval, percent (repeatable).")]
 DupOpt = Annotated[str, typer.Option("--duplicates", help="Duplicate timestamps: error, sum or mean.")]
 GapOpt = Annotated[str, typer.Option("--gaps", help="Missing timestamps: interpolate, zero or error.")]
@@ -170,7 +171,7 @@ def backtest_cmd(
     horizon: HorizonOpt,
     windows: Annotated[int, typer.Option("--windows", help="Number of rolling-origin windows (1..10000).", parser=Finite(1, 10_000, whole=True))],
     season: SeasonOpt = None,
-    model: ModelOpt = "auto",
+    model: ModelOpt = DEFAULT_MODEL,
     level: LevelOpt = None,
     out: OutOpt = None,
     plot: PlotOpt = None,
@@ -264,7 +265,7 @@ def predict_cmd(
     series: SeriesOpt,
     horizon: HorizonOpt,
     season: SeasonOpt = None,
-    model: ModelOpt = "auto",
+    model: ModelOpt = DEFAULT_MODEL,
     level: LevelOpt = None,
     out: OutOpt = None,
     duplicates: DupOpt = "error",
@@ -310,7 +311,7 @@ def _finite(x: float) -> float | None:
 def fit_cmd(
     series: SeriesOpt,
     season: SeasonOpt = None,
-    model: ModelOpt = "auto",
+    model: ModelOpt = DEFAULT_MODEL,
     duplicates: DupOpt = "error",
     gaps: GapOpt = "interpolate",
     as_json: JsonOpt = False,
@@ -365,7 +366,7 @@ def _bundled_series() -> Path | None:
 
 
 def demo_forecast() -> None:
-    """Backtest `auto` on the bundled demand sample (or a synthetic daily pattern when none is bundled)."""
+    """Backtest every model on the bundled demand sample (or a synthetic daily pattern when none is bundled)."""
     path = _bundled_series()
     if path is not None:
         ss = read_series_csv(path, "sum", "zero")  # a count series omits intervals where nothing arrived
@@ -379,10 +380,9 @@ def demo_forecast() -> None:
     n = min(ss.series(i).size for i in range(len(ss)))
     horizon = max(1, min(60, n // 6))
     windows = 3 if n >= 8 * horizon else 1
-    result, _ = run_backtest(ss, horizon, windows, None, "auto", (80, 95))
-    console.print(f"auto forecaster on {source}: {windows} windows of {horizon} steps")
-    for mname in ("seasonal-naive", "ets", "linear", "auto"):
-        r, _ = run_backtest(ss, horizon, windows, None, mname, (80, 95)) if mname != "auto" else (result, None)
+    console.print(f"forecasters on {source}: {windows} windows of {horizon} steps (default: {DEFAULT_MODEL})")
+    for mname in MODELS:
+        r, _ = run_backtest(ss, horizon, windows, None, mname, (80, 95))
         console.print(f"  {mname:<15} MASE {_num(r.mase)}  sMAPE {_num(r.smape, 1)} %  "
                       f"95 % coverage {r.coverage()[95]:.0%}")
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from costplane.forecast._auto import Auto
 from costplane.forecast._backtest import BacktestResult, SeriesScore, WindowForecast, backtest, cutoffs
-from costplane.forecast._batch import MODELS, fit_many, forecast_many, get_model, split, to_batch
+from costplane.forecast._batch import DEFAULT_MODEL, MODELS, fit_many, forecast_many, get_model, split, to_batch
+from costplane.forecast._ensemble import Ensemble
 from costplane.forecast._ets import ETS
 from costplane.forecast._linear import Linear
 from costplane.forecast._naive import SeasonalNaive, seasonal_naive_mae
@@ -31,7 +32,7 @@ from costplane.forecast._series import SeriesSet, prepare_columns, prepare_long
 from costplane.forecast._types import DEFAULT_LEVEL, BaseForecaster, Forecast, Forecaster, Prediction
 
 __all__ = [
-    "DEFAULT_LEVEL", "ETS", "MODELS", "Auto", "BacktestResult", "BaseForecaster", "Forecast", "Forecaster", "Linear",
+    "DEFAULT_LEVEL", "DEFAULT_MODEL", "ETS", "Ensemble", "MODELS", "Auto", "BacktestResult", "BaseForecaster", "Forecast", "Forecaster", "Linear",
     "Prediction",
     "SeasonalNaive", "SeriesScore", "SeriesSet", "WindowForecast", "backtest", "cutoffs", "detect_season",
     "fit_many", "forecast_many", "get_model", "prepare_columns", "prepare_long", "seasonal_naive_mae", "secondary_season",

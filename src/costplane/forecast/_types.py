@@ -66,6 +66,9 @@ class Forecast:
     hi: dict[int, np.ndarray]
     nonnegative: bool = False
     model: str = ""
+    # An empirical error distribution instead of the normal one: quantile p of step j is
+    # mean[j] + interp(p, ERROR_PROBS, errors[j]) (errors (h, len(ERROR_PROBS)), non-decreasing per row).
+    errors: np.ndarray | None = None
 
     @classmethod
     def from_normal(cls, mean: np.ndarray, sd: np.ndarray, level: Sequence[float] = DEFAULT_LEVEL,
@@ -78,15 +81,42 @@ class Forecast:
         hi = {x: quantiles[round(0.5 + float(x) / 200, 6)] for x in lv}
         return cls(_clip(mean, nonnegative), sd, lv, quantiles, lo, hi, nonnegative, model)
 
+    @classmethod
+    def from_errors(cls, mean: np.ndarray, errors: np.ndarray, level: Sequence[float] = DEFAULT_LEVEL,
+                    nonnegative: bool = False, model: str = "") -> Forecast:
+        """Quantiles from an empirical error distribution: `errors` (h, len(ERROR_PROBS)) error quantiles."""
+        mean = np.asarray(mean, dtype=float)
+        errors = np.maximum.accumulate(np.asarray(errors, dtype=float), axis=1)
+        sd = (errors[:, _P84] - errors[:, _P16]) / 2  # the normal-equivalent spread, for display
+        lv = tuple(int(x) if float(x).is_integer() else x for x in level)
+        quantiles = {p: _clip(mean + _error_quantile(errors, p), nonnegative) for p in level_probs(lv)}
+        lo = {x: quantiles[round(0.5 - float(x) / 200, 6)] for x in lv}
+        hi = {x: quantiles[round(0.5 + float(x) / 200, 6)] for x in lv}
+        return cls(_clip(mean, nonnegative), sd, lv, quantiles, lo, hi, nonnegative, model, errors)
+
     @property
     def h(self) -> int:
         return int(self.mean.shape[0])
 
     def quantile(self, p: float) -> np.ndarray:
-        """Any quantile of the (normal) forecast distribution, e.g. 0.99 for a capacity headroom."""
+        """Any quantile of the forecast distribution (normal or empirical), e.g. 0.99 for a capacity headroom."""
         if not 0 < p < 1:
             raise InputError(f"quantile probability {p} is outside (0, 1)", fix="pass e.g. 0.9")
+        if self.errors is not None:
+            return _clip(self.mean + _error_quantile(self.errors, p), self.nonnegative)
         return _clip(self.mean + NormalDist().inv_cdf(p) * self.sd, self.nonnegative)
+
+
+# The probabilities an empirical error distribution is kept at (0.5 % steps, plus the tails' 0.1 %).
+ERROR_PROBS = np.concatenate([[0.001], np.linspace(0.005, 0.995, 199), [0.999]])
+_P16, _P84 = int(np.argmin(np.abs(ERROR_PROBS - 0.16))), int(np.argmin(np.abs(ERROR_PROBS - 0.84)))
+
+
+def _error_quantile(errors: np.ndarray, p: float) -> np.ndarray:
+    """Quantile p of each row of an (h, len(ERROR_PROBS)) error-quantile table (linear, clamped at the ends)."""
+    k = int(np.clip(np.searchsorted(ERROR_PROBS, p), 1, ERROR_PROBS.size - 1))
+    w = float(np.clip((p - ERROR_PROBS[k - 1]) / (ERROR_PROBS[k] - ERROR_PROBS[k - 1]), 0.0, 1.0))
+    return errors[:, k - 1] * (1 - w) + errors[:, k] * w
 
 
 def _clip(x: np.ndarray, nonnegative: bool) -> np.ndarray:
@@ -172,7 +202,10 @@ class BaseForecaster:
     def predict(self, h: int, level: Sequence[float] = DEFAULT_LEVEL) -> Forecast:
         self._require_fitted()
         h = check_horizon(h)
-        mean, sd = self._predict_state(self._state, h)
+        out = self._predict_state(self._state, h)
+        if len(out) == 3:  # (mean, sd, error quantiles): an empirical distribution
+            return Forecast.from_errors(out[0], out[2], level, self._nonnegative, self._state_model(self._state))
+        mean, sd = out
         return Forecast.from_normal(mean, sd, level, self._nonnegative, self._state_model(self._state))
 
     def forecast(self, y: Any, h: int, level: Sequence[float] = DEFAULT_LEVEL) -> Forecast:
