@@ -72,7 +72,8 @@ def test_gpu_series_are_priced_and_grouped_by_namespace_without_a_mapping(cli, k
     store = Store.open(db)
     series = [("ip-10-0-2-45.ec2.internal", "llama-chat-7d9f8c6b5d-x2kq9", "llama-chat", "serving", g) for g in "01"]
     series += [("ip-10-0-2-45.ec2.internal", "chat-predictor-00001-deployment-5d8f9c6b7f-tq4lm",
-                "chat-predictor-00001-deployment", "kserve-models", "2")]
+                "chat-predictor-00001-deployment", "kserve-models", "2"),
+               ("ip-10-0-1-23.ec2.internal", "trainer-0", "trainer", "ml-train", "0")]  # a Karpenter spot node
     rows = []
     for node, pod, workload, ns, gpu in series:  # one hour of DCGM samples each minute, as Prometheus ingest stores them
         for i in range(60):
@@ -85,11 +86,14 @@ def test_gpu_series_are_priced_and_grouped_by_namespace_without_a_mapping(cli, k
     out = json.loads(r.out)
     per_gpu = min(o.price_usd_per_hour / o.gpus for o in load_catalog().offers
                   if o.instance_type == "g5.12xlarge" and o.region == "us-east-1" and o.price_usd_per_hour)
+    spot_per_gpu = min(o.spot_price_usd_per_hour / o.gpus for o in load_catalog().offers
+                       if o.instance_type == "p5.48xlarge" and o.region == "us-east-1" and o.spot_price_usd_per_hour)
     got = {row["key"]: row["cost_usd"] for row in out["rows"]}
-    assert got == {"serving": pytest.approx(2 * per_gpu, abs=0.01), "kserve-models": pytest.approx(per_gpu, abs=0.01)}
+    assert got == {"serving": pytest.approx(2 * per_gpu, abs=0.01), "kserve-models": pytest.approx(per_gpu, abs=0.01),
+                   "ml-train": pytest.approx(spot_per_gpu, abs=0.01)}  # spot node: the spot price
     r = cli("cost", "--db", db, "--window", "1h", "--end", NOW_S, "--by", "workload,team", "--json")
     got = {row["key"] for row in json.loads(r.out)["rows"]}
-    assert got == {"llama-chat/product", "chat/product"}  # the KServe pods' series count for the InferenceService
+    assert got == {"llama-chat/product", "chat/product", "trainer/research"}  # KServe pods count for the InferenceService
 
 
 def test_forbidden_list_is_one_line_error_naming_the_permission(cli, kube, tmp_path):

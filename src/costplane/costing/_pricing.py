@@ -12,7 +12,10 @@ kube-state-metrics' `label_node_kubernetes_io_instance_type` are one name):
 - cloud:         `cloud`, `cloud_provider`; else the row; else the only cloud that sells that instance type
 
 Price: the catalog's on-demand offer of that instance type (and cloud and region when known) — with
-`--discounts` applied by the catalog loader — divided by the offer's GPUs: each series is one GPU.
+`--discounts` applied by the catalog loader — divided by the offer's GPUs: each series is one GPU. On a
+spot node (capacity type `spot` stored by `costplane ingest kubernetes`, or the series' own
+`karpenter.sh/capacity-type`, `eks.amazonaws.com/capacityType`, `cloud.google.com/gke-spot` labels) the
+offer's spot price, when the catalog has one.
 Zones of a region may differ: the cheapest zone. Region unknown and the type sold in several
 regions: the median regional price, and the offer used is named.
 
@@ -34,6 +37,7 @@ NODE_LABELS = ("hostname", "node", "kubernetes_node", "exported_node", "nodename
 INSTANCE_TYPE_LABELS = ("node_kubernetes_io_instance_type", "beta_kubernetes_io_instance_type", "instance_type")
 REGION_LABELS = ("topology_kubernetes_io_region", "failure_domain_beta_kubernetes_io_region", "region")
 CLOUD_LABELS = ("cloud", "cloud_provider")
+CAPACITY_LABELS = ("karpenter_sh_capacity_type", "eks_amazonaws_com_capacitytype", "cloud_google_com_gke_spot")
 WHERE_LABELS = ("instance_type", "cloud", "region")
 
 
@@ -62,9 +66,19 @@ class Price:
     fix: str = ""
 
 
-def _offer_text(o: Offer) -> str:
+def _offer_text(o: Offer, spot: bool = False) -> str:
+    if spot and o.spot_price_usd_per_hour is not None:
+        return (f"{o.cloud} {o.region} {o.instance_type} spot ${o.spot_price_usd_per_hour:,.4f}/h ÷ {o.gpus} GPU"
+                f"{'s' if o.gpus != 1 else ''} (node capacity type spot)")
     return (f"{o.cloud} {o.region} {o.instance_type} on-demand ${o.price_usd_per_hour:,.4f}/h ÷ {o.gpus} GPU"
-            f"{'s' if o.gpus != 1 else ''}")
+            f"{'s' if o.gpus != 1 else ''}" + (" (spot node; no spot price in the catalog)" if spot else ""))
+
+
+def _hourly(o: Offer, spot: bool) -> float:
+    """What the machine costs per hour: its spot price on a spot node when the catalog has one, else on-demand."""
+    if spot and o.spot_price_usd_per_hour is not None:
+        return o.spot_price_usd_per_hour
+    return o.price_usd_per_hour
 
 
 def _median_offer(offers: list[Offer], per_gpu: bool = True) -> Offer:
@@ -109,14 +123,22 @@ class Pricer:
         cloud = (_pick(norm, CLOUD_LABELS) or row.get("cloud", "")).lower()
         return node, itype, cloud, region
 
+    def is_spot(self, labels: Mapping[str, str]) -> bool:
+        """A spot node: its stored capacity type (`costplane ingest kubernetes`) or the series' node labels say so."""
+        norm = {norm_label(k): str(v).lower() for k, v in labels.items() if v not in (None, "")}
+        row = self.nodes.get(_pick(norm, NODE_LABELS)) or {}
+        return (str(row.get("capacity_type", "")).lower() == "spot" or norm.get(CAPACITY_LABELS[0]) == "spot"
+                or norm.get(CAPACITY_LABELS[1]) == "spot" or norm.get(CAPACITY_LABELS[2]) == "true")
+
     def price(self, labels: Mapping[str, str]) -> Price:
         node, itype, cloud, region = self.where(labels)
-        key = (node, itype, cloud, region)
+        spot = self.is_spot(labels)
+        key = (node, itype, cloud, region, spot)
         if key not in self._cache:
-            self._cache[key] = self._price(node, itype, cloud, region)
+            self._cache[key] = self._price(node, itype, cloud, region, spot)
         return self._cache[key]
 
-    def _price(self, node: str, itype: str, cloud: str, region: str) -> Price:
+    def _price(self, node: str, itype: str, cloud: str, region: str, spot: bool = False) -> Price:
         host = node or "(no node label)"
         where = {"node": node, "instance_type": itype, "cloud": cloud, "region": region}
         if not itype:
@@ -138,17 +160,17 @@ class Pricer:
                 return Price(None, f"instance type {itype} is not sold in region {region} in the catalog",
                              fix=f"check topology.kubernetes.io/region of node {host}, or pass a --catalog with "
                                  f"{itype} in {region}", **where)
-            best = min(in_region, key=lambda o: o.price_usd_per_hour)  # zones of one region: the cheapest zone
-            return Price(best.price_usd_per_hour / best.gpus, _offer_text(best), node, itype, best.cloud, region)
+            best = min(in_region, key=lambda o: _hourly(o, spot))  # zones of one region: the cheapest zone
+            return Price(_hourly(best, spot) / best.gpus, _offer_text(best, spot), node, itype, best.cloud, region)
         by_region: dict[tuple[str, str], Offer] = {}
         for o in offers:
             k = (o.cloud, o.region)
             if k not in by_region or o.price_usd_per_hour < by_region[k].price_usd_per_hour:
                 by_region[k] = o
         o = _median_offer(list(by_region.values()))
-        rule = _offer_text(o) if len(by_region) == 1 else \
-            f"region unknown: median of {len(by_region)} regions, {_offer_text(o)}"
-        return Price(o.price_usd_per_hour / o.gpus, rule, node, itype, o.cloud, o.region)
+        rule = _offer_text(o, spot) if len(by_region) == 1 else \
+            f"region unknown: median of {len(by_region)} regions, {_offer_text(o, spot)}"
+        return Price(_hourly(o, spot) / o.gpus, rule, node, itype, o.cloud, o.region)
 
 
 def price_or_nan(p: Price) -> float:
