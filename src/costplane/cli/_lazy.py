@@ -38,7 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "budget": ("_measure", "Monthly budgets per team or project: forecast and alerts."),
     "train-plan": ("_training", ("Cheapest expected cost to finish a training job (GPU model × count × offer × spot), "
                                 "and the frontier.")),
-    "hpo": ("_training", "Hyperparameter search (Optuna) under a cost budget; CPU-seconds stand in for GPU-seconds."),
+    "hpo": ("_training", ("Hyperparameter search (Optuna, with pruning) of your objective, each trial charged to a "
+                          "budget in the store.")),
     "serve-plan": ("_serveplan", ("Cheapest GPU type x replica size x purchase that meets the SLO on a replayed trace, "
                                  "and the frontier.")),
     "controller": ("_controller", "The live control loop: observe, decide, store, act."),
