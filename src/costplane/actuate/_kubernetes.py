@@ -46,6 +46,7 @@ class KubernetesActuator:
                     raise CostplaneError(f"no Kubernetes configuration found ({exc})",
                                          fix="run inside a cluster or set KUBECONFIG; or use --actuator dry-run") from None
             api_client = client.ApiClient()
+        self.api_client = api_client  # shared with the controller's Kubernetes Lease
         self._apps = client.AppsV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
         self._autoscaling = client.AutoscalingV2Api(api_client)

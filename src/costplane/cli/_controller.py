@@ -22,7 +22,11 @@ KubeHostOpt = Annotated[str | None, typer.Option("--kube-host", help="Kubernetes
 ValidateOpt = Annotated[float, typer.Option("--validate-s", min=0.0, max=3600.0,
                                             help="Wait before acting on a scale-down, then re-decide; act only if it "
                                                  "still holds (0: off).")]
+LeaseOpt = Annotated[str, typer.Option("--lease", help="Who may act: store (a row lease in the store), kubernetes "
+                                       "(a coordination.k8s.io Lease), or auto (kubernetes in a cluster with the "
+                                       "kubernetes actuator, else store).")]
 MAX_INTERVAL_S = 86_400.0
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def build_actuator(kind: str, kube_host: str | None = None):
@@ -47,10 +51,34 @@ def lease_ttl_s(interval_s: float) -> float:
     return max(30.0, 3.0 * interval_s)
 
 
+def build_lease(kind: str, store, actuator, ttl_s: float):
+    """The store's row lease, or a Kubernetes Lease in the controller's namespace (`auto`: in a cluster)."""
+    import os
+
+    from costplane.controller import KubernetesLease, StoreLease
+
+    if kind not in ("auto", "store", "kubernetes"):
+        raise InputError(f"unknown lease {kind!r}", fix="use --lease auto, store or kubernetes")
+    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    if kind == "store" or (kind == "auto" and not (in_cluster and actuator.name == "kubernetes")):
+        return StoreLease(store, ttl_s)
+    if actuator.name != "kubernetes":
+        raise InputError("--lease kubernetes needs --actuator kubernetes (it uses the same cluster connection)",
+                         fix="add --actuator kubernetes, or use --lease store")
+    namespace = os.environ.get("COSTPLANE_NAMESPACE")
+    if not namespace:
+        try:
+            namespace = Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip() or "default"
+        except OSError:
+            namespace = "default"
+    return KubernetesLease(actuator.api_client, namespace, ttl_s)
+
+
 def build_controller(db: str | None, services: Path | None, actuator: str, interval_s: float,
-                     kube_host: str | None = None, validation_s: float | None = None, store=None, clock=None):
+                     kube_host: str | None = None, validation_s: float | None = None, store=None, clock=None,
+                     lease: str = "auto"):
     """The one way a live controller is put together (CLI `controller run` and `serve`)."""
-    from costplane.controller import VALIDATION_S, AutoscaleDecide, Controller, StoreLease, load_services
+    from costplane.controller import VALIDATION_S, AutoscaleDecide, Controller, load_services
     from costplane.core.clock import WallClock
     from costplane.examples import example_path
     from costplane.store import Store
@@ -59,9 +87,10 @@ def build_controller(db: str | None, services: Path | None, actuator: str, inter
         raise InputError(f"--interval must be in (0, {MAX_INTERVAL_S:g}] s, got {interval_s:g}", fix="use --interval 60")
     store = store if store is not None else Store.open(db)
     specs = load_services(services or example_path("services.yaml"))
-    return Controller(store, clock or WallClock(), build_actuator(actuator, kube_host), specs, AutoscaleDecide(),
+    act = build_actuator(actuator, kube_host)
+    return Controller(store, clock or WallClock(), act, specs, AutoscaleDecide(),
                       interval_s=interval_s, validation_s=VALIDATION_S if validation_s is None else validation_s,
-                      lease=StoreLease(store, lease_ttl_s(interval_s)))
+                      lease=build_lease(lease, store, act, lease_ttl_s(interval_s)))
 
 
 def _log_to_stderr() -> None:
@@ -82,11 +111,12 @@ def run_cmd(
     kube_host: KubeHostOpt = None,
     interval: Annotated[float, typer.Option(help="Seconds between cycles.")] = 60.0,
     validate_s: ValidateOpt = 15.0,
+    lease: LeaseOpt = "auto",
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Observe demand, decide replicas with each service's policy, store the decision, then act."""
-    controller = build_controller(db, services, actuator, interval, kube_host, validate_s)
+    controller = build_controller(db, services, actuator, interval, kube_host, validate_s, lease=lease)
     if not once:
         _log_to_stderr()
         err_console.print(f"controller: {len(controller.services)} services, every {interval:g} s, "

@@ -17,7 +17,7 @@ cluster actuator and an in-memory journal: one driver for live and replay.
 
 from costplane.controller._autoscale import AutoscaleDecide
 from costplane.controller._journal import DecisionRecord, MemoryJournal, StoreJournal
-from costplane.controller._lease import StoreLease, read_lease
+from costplane.controller._lease import KubernetesLease, StoreLease, read_lease
 from costplane.controller._loop import (
     DEMAND_METRIC,
     HISTORY_S,
@@ -31,5 +31,5 @@ from costplane.controller._loop import (
 from costplane.controller._observe import DemandWindow, MetricSource, StoreMetrics, regular_grid
 
 __all__ = ["AutoscaleDecide", "DEMAND_METRIC", "HISTORY_S", "VALIDATION_S", "ControlledService", "Controller",
-           "DecisionRecord", "DemandWindow", "MemoryJournal", "MetricSource", "Observation", "Proposal",
+           "DecisionRecord", "DemandWindow", "KubernetesLease", "MemoryJournal", "MetricSource", "Observation", "Proposal",
            "StoreJournal", "StoreLease", "StoreMetrics", "load_services", "read_lease", "regular_grid"]

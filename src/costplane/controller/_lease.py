@@ -103,3 +103,97 @@ def read_lease(store, name: str = LEASE_NAME) -> LeaseInfo | None:
     with store.session() as s:
         row = s.get(ControllerLease, name)
         return None if row is None else LeaseInfo(row.holder, row.acquired_at_s, row.expires_at_s)
+
+
+class KubernetesLease:
+    """The same lease as a Kubernetes `coordination.k8s.io/v1` Lease, for a controller running in a cluster.
+
+    Taking and renewing replace the Lease object with the resourceVersion read, so the API server refuses
+    (409) a write that raced another holder's, as client-go's leader election does. The holder's
+    identity, `renewTime` and `leaseDurationSeconds` follow client-go's conventions, so `kubectl get
+    lease` reads it like any other controller's.
+    """
+
+    def __init__(self, api_client, namespace: str, ttl_s: float, holder: str | None = None,
+                 name: str = "costplane-controller") -> None:
+        from kubernetes import client
+
+        self._api = client.CoordinationV1Api(api_client)
+        self._client = client
+        self.namespace, self.name, self.ttl_s = namespace, name, ttl_s
+        self.holder = holder or new_holder_id()
+
+    @staticmethod
+    def _time(t_s: float):
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(t_s, tz=timezone.utc)
+
+    def _read(self):
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self._api.read_namespaced_lease(self.name, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _lease_error("read", self, exc) from None
+
+    def acquire(self, now_s: float) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        c = self._client
+        lease = self._read()
+        spec = c.V1LeaseSpec(holder_identity=self.holder, lease_duration_seconds=int(max(1, round(self.ttl_s))),
+                             renew_time=self._time(now_s), acquire_time=self._time(now_s), lease_transitions=0)
+        try:
+            if lease is None:
+                self._api.create_namespaced_lease(self.namespace, c.V1Lease(
+                    metadata=c.V1ObjectMeta(name=self.name, namespace=self.namespace), spec=spec))
+                return True
+            held = lease.spec.holder_identity if lease.spec else None
+            renewed = lease.spec.renew_time.timestamp() if lease.spec and lease.spec.renew_time else 0.0
+            duration = (lease.spec.lease_duration_seconds or 0) if lease.spec else 0
+            if held and held != self.holder and renewed + duration >= now_s:
+                return False
+            if held == self.holder and lease.spec.acquire_time is not None:
+                spec.acquire_time = lease.spec.acquire_time
+                spec.lease_transitions = lease.spec.lease_transitions or 0
+            else:
+                spec.lease_transitions = ((lease.spec.lease_transitions or 0) + 1) if lease.spec else 1
+            lease.spec = spec  # metadata keeps the resourceVersion read: a racing write gets 409
+            self._api.replace_namespaced_lease(self.name, self.namespace, lease)
+            return True
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise _lease_error("take", self, exc) from None
+
+    def release(self) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        lease = self._read()
+        if lease is None or lease.spec is None or lease.spec.holder_identity != self.holder:
+            return
+        lease.spec.holder_identity = None
+        lease.spec.lease_duration_seconds = 1
+        try:
+            self._api.replace_namespaced_lease(self.name, self.namespace, lease)
+        except ApiException:
+            pass  # it expires anyway
+
+    def info(self) -> LeaseInfo | None:
+        lease = self._read()
+        if lease is None or lease.spec is None or not lease.spec.holder_identity:
+            return None
+        renewed = lease.spec.renew_time.timestamp() if lease.spec.renew_time else 0.0
+        acquired = lease.spec.acquire_time.timestamp() if lease.spec.acquire_time else renewed
+        return LeaseInfo(lease.spec.holder_identity, acquired, renewed + (lease.spec.lease_duration_seconds or 0))
+
+
+def _lease_error(what: str, lease: KubernetesLease, exc):
+    from costplane.core.errors import CostplaneError
+
+    return CostplaneError(f"Kubernetes refused to {what} Lease {lease.namespace}/{lease.name}: {exc.status} {exc.reason}",
+                          fix="let the service account get, create and update leases (coordination.k8s.io) in that "
+                              "namespace, or use --lease store")
