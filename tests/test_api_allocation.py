@@ -108,3 +108,30 @@ def test_cost_cli_groups_by_namespace_label_and_several_keys(cli, tmp_path, worl
     assert round(sum(rows.values()) + out["idle_usd"], 2) == out["total_usd"] == 43.0
     bad = cli("cost", "--db", db, "--by", "pod")
     assert bad.code != 0 and "To fix" in bad.err
+
+
+def test_priced_gpu_series_with_a_mapping_file_agree_with_cost(tmp_path):
+    """GPU series priced through the service's mapping file (Settings.mapping_path): the same nodes as /cost."""
+    from fastapi.testclient import TestClient
+
+    from costplane.api import Settings, create_app, create_token
+    from costplane.core.clock import SimClock
+    from costplane.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'series.db'}")
+    store.add_usage_samples([
+        {"source": "prometheus", "metric": "gpu_util_pct", "series_key": f"gpu-a/{g}", "ts_s": NOW_S - 7200 + 60 * i,
+         "value": 40.0, "workload": w, "team": t, "labels": {"Hostname": "gpu-a", "gpu": str(g)}}
+        for g, w, t in ((0, "chat", "product"), (1, "train", "research")) for i in range(120)])
+    store.upsert_workloads(K8S)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("nodes:\n  gpu-a: {instance_type: a2-ultragpu-8g, cloud: gcp, region: us-central1}\n")
+    admin = create_token(store, "admin", "admin", None, NOW_S - 10).secret
+    headers = {"Authorization": f"Bearer {admin}"}
+    with TestClient(create_app(Settings(mapping_path=mapping), store, SimClock(NOW_S))) as client:
+        cost = client.get("/api/v1/cost", params={"window": "1d"}, headers=headers).json()
+        data = client.get("/api/v1/allocation", params={"window": "1d", "includeIdle": "true"}, headers=headers).json()
+    (allocs,) = data["data"]
+    assert cost["total_usd"] > 0 and cost["unpriced"] == []
+    assert _total([allocs]) == cost["total_usd"]
+    assert set(allocs) == {"serving", "ml-train"}  # each series is one GPU, fully held by its workload

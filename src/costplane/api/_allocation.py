@@ -30,7 +30,7 @@ from fastapi import APIRouter, Query, Request
 
 from costplane.api import _core
 from costplane.api._analytics import COST_END_ROUND_S
-from costplane.api._deps import CatalogDep, ClockDep, StoreDep, TeamScope
+from costplane.api._deps import CatalogDep, ClockDep, StoreDep, TeamScope, get_nodes
 from costplane.api._errors import error_responses
 from costplane.core.errors import InputError
 
@@ -219,7 +219,7 @@ def _answer(request: Request, team: str | None, store, clock, catalog, window: s
     key = ("allocation", start_s, end_s, step_s, aggregate, team, idle, shared, id(catalog), cache.version(store))
 
     def compute():
-        costs = load_costs(store, catalog, start_s, end_s)
+        costs = load_costs(store, catalog, start_s, end_s, nodes=get_nodes(request))
         return {"code": 200, "data": allocation_sets(costs, start_s, end_s, step_s, aggregate, team, idle, shared)}
 
     return cache.get_or_compute(key, compute)
