@@ -184,6 +184,8 @@ def test_security_headers_on_every_response(world):
         assert r.headers["referrer-policy"] == "no-referrer"
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
         assert "strict-transport-security" not in r.headers
+    page_csp = world.client.get("/").headers["content-security-policy"]
+    assert "script-src 'self';" in page_csp and "default-src 'self'" in page_csp  # no inline or remote script
     tls = create_app(Settings(tls=True), world.store, world.clock)
     with TestClient(tls) as c:
         assert c.get("/healthz").headers["strict-transport-security"].startswith("max-age=")

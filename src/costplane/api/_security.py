@@ -28,7 +28,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 NAME_LABELS = ("team", "project", "workload", "target", "budget", "namespace", "hostname", "Hostname", "instance")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
