@@ -132,7 +132,8 @@ def concurrent_bench(rows: int) -> None:
         out = writes_during_ingest(ingest, write)
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         report = json.loads(out["report"].stdout)
-    print(json.dumps({"rows": rows, "file_mib": round(focus.stat().st_size / 2**20, 1) if focus.exists() else None,
+        file_mib = round(focus.stat().st_size / 2**20, 1)
+    print(json.dumps({"rows": rows, "file_mib": file_mib,
                       "generate_s": round(t_gen, 1), "ingest_s": round(out["ingest_s"], 1),
                       "ingested": report["ingested"], "ingest_peak_rss_mib": round(peak_mib),
                       "writes": out["writes"], "failed_writes": out["failed"],
