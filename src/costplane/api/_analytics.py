@@ -26,7 +26,7 @@ _compare_lock = threading.Lock()
 
 
 def cost_allocation(store: Store, start_s: float, end_s: float, by: str, team: str | None,
-                    catalog: Catalog | None = None) -> dict[str, Any]:
+                    catalog: Catalog | None = None, nodes=None) -> dict[str, Any]:
     """The contract's `costplane cost` JSON over [start, end) from the one cost path (team-scoped)."""
     from costplane.attribute import GROUP_BYS, Window
     from costplane.catalog import load_catalog
@@ -34,7 +34,7 @@ def cost_allocation(store: Store, start_s: float, end_s: float, by: str, team: s
 
     if by not in GROUP_BYS:
         raise InputError(f"by={by!r} is not one of {', '.join(GROUP_BYS)}", fix="use by=team")
-    costs = load_costs(store, catalog or load_catalog(), start_s, end_s)
+    costs = load_costs(store, catalog or load_catalog(), start_s, end_s, nodes=nodes)
     out = cost_view(costs, Window(start_s, end_s), by, team=team)
     out["window"] = {"start": start_s, "end": end_s}
     return out
@@ -92,15 +92,17 @@ def data_version(store: Store) -> tuple:
 
 
 def cost_allocation_cached(cache: ResultCache, store: Store, now_s: float, window_s: float, by: str,
-                           team: str | None, catalog: Catalog | None = None) -> dict[str, Any]:
+                           team: str | None, catalog: Catalog | None = None, nodes=None) -> dict[str, Any]:
     """`cost_allocation` over the window ending at the current whole minute, cached per data version."""
     end_s = float(np.floor(now_s / COST_END_ROUND_S) * COST_END_ROUND_S)
     key = ("cost", end_s, window_s, by, team, id(catalog), cache.version(store))
-    return cache.get_or_compute(key, lambda: cost_allocation(store, end_s - window_s, end_s, by, team, catalog))
+    return cache.get_or_compute(key, lambda: cost_allocation(store, end_s - window_s, end_s, by, team, catalog,
+                                                             nodes))
 
 
 def waste_findings(store: Store, catalog: Catalog, start_s: float, end_s: float, team: str | None,
-                   gpu: str | None, price: float | None, gpus_per_workload: int, idle_below_pct: float) -> dict:
+                   gpu: str | None, price: float | None, gpus_per_workload: int, idle_below_pct: float,
+                   nodes=None) -> dict:
     """`costplane waste` JSON on the stored GPU series of the window (team-scoped), each workload priced by
     the one cost path (what its bill lines paid, or its nodes' catalog price) unless `price` is given."""
     from costplane.attribute import Window
@@ -111,7 +113,7 @@ def waste_findings(store: Store, catalog: Catalog, start_s: float, end_s: float,
 
         gpu = resolve_gpu(gpu, catalog.gpu_models)
     window = Window(start_s, end_s)
-    costs = load_costs(store, catalog, start_s, end_s, gpu=gpu, price_usd_per_gpu_hour=price)
+    costs = load_costs(store, catalog, start_s, end_s, nodes=nodes, gpu=gpu, price_usd_per_gpu_hour=price)
     return store_waste(store, costs, catalog, window, team=team, price_usd_per_gpu_hour=price, gpu=gpu,
                        idle_below_pct=idle_below_pct)
 

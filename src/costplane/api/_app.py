@@ -73,6 +73,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
                   docs_url=None, redoc_url=None)  # Swagger UI loads from a CDN: useless offline
     app.state.settings, app.state.store, app.state.clock = settings, store, clock
     app.state.catalog = None
+    if settings.discounts_path is not None or settings.mapping_path is not None:
+        from costplane.api._deps import pricing_inputs
+
+        app.state.catalog = pricing_inputs(settings)[0]  # a bad discounts or mapping file fails here, not per request
     app.state.controller_running = False
     app.state.controller = None  # set by `costplane serve` when the control loop runs in this process
     app.state.registry = new_registry(store, clock, settings)

@@ -141,7 +141,7 @@ def get_plan(store: Store, plan_id: int, team: str | None) -> dict[str, Any]:
 # ------------------------------------------------------------------ spend from cost lines
 
 def spend_series(store: Store, end_s: float, window_s: float, step_s: float, by: str,
-                 team: str | None, catalog: Catalog | None = None) -> dict[str, Any]:
+                 team: str | None, catalog: Catalog | None = None, nodes=None) -> dict[str, Any]:
     """Allocated cost per `by` key per step over [end - window, end) from the one cost path (costplane.costing).
 
     Idle capacity is the `(unallocated)` series (absent from a team's view, as it belongs to no team).
@@ -155,7 +155,7 @@ def spend_series(store: Store, end_s: float, window_s: float, step_s: float, by:
         raise InputError(f"step {step_s:g}s makes {window_s / step_s:.0f} points over {window_s:g}s",
                          fix=f"pick a step between window/{MAX_BUCKETS} and the window")
     start_s = end_s - window_s
-    costs = load_costs(store, catalog or load_catalog(), start_s, end_s)
+    costs = load_costs(store, catalog or load_catalog(), start_s, end_s, nodes=nodes)
     starts, by_key, idle = spend_buckets(costs, start_s, end_s, step_s, by, team)
     totals = dict(by_key)
     if team is None and idle.any():
@@ -167,7 +167,7 @@ def spend_series(store: Store, end_s: float, window_s: float, step_s: float, by:
             "total_usd": round(sum(s["cost_usd"] for s in series), 6), "series": series}
 
 
-def cost_rates(store: Store, end_s: float, window_s: float, catalog: Catalog | None = None
+def cost_rates(store: Store, end_s: float, window_s: float, catalog: Catalog | None = None, nodes=None
                ) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
     """(USD/h by (team, workload), idle USD/h by team) over the last `window_s`, from the one cost path (/metrics).
 
@@ -179,7 +179,7 @@ def cost_rates(store: Store, end_s: float, window_s: float, catalog: Catalog | N
     from costplane.costing import load_costs
 
     window = Window(end_s - window_s, end_s)
-    cs = load_costs(store, catalog or load_catalog(), window.start_s, window.end_s).cost_set(window)
+    cs = load_costs(store, catalog or load_catalog(), window.start_s, window.end_s, nodes=nodes).cost_set(window)
     rates: dict[tuple[str, str], float] = defaultdict(float)
     idle: dict[str, float] = defaultdict(float)
     per_h = 3600.0 / window_s
@@ -215,13 +215,13 @@ def _budget_team(s, budget: Budget) -> str | None:
     return s.scalar(select(Team.name).join(Project, Project.team_id == Team.id).where(Project.name == budget.name))
 
 
-def budget_costs(store: Store, now_s: float, catalog: Catalog | None = None):
+def budget_costs(store: Store, now_s: float, catalog: Catalog | None = None, nodes=None):
     """The one cost path (costplane.costing) from the earliest period start to now, demo rows excluded."""
     from costplane.catalog import load_catalog
     from costplane.costing import load_costs
 
     start = min(period_start_s(p, now_s) for p in ("day", "week", "month"))
-    return load_costs(store, catalog or load_catalog(), start, now_s, include_demo=False)
+    return load_costs(store, catalog or load_catalog(), start, now_s, nodes=nodes, include_demo=False)
 
 
 def _hourly_spend(costs, budget: Budget, start_s: float, now_s: float) -> np.ndarray:
@@ -254,8 +254,8 @@ def budget_public(s, budget: Budget, now_s: float, costs) -> dict[str, Any]:
 
 
 def list_budgets(store: Store, team: str | None, now_s: float, limit: int, offset: int,
-                 catalog: Catalog | None = None) -> tuple[list[dict], int]:
-    costs = budget_costs(store, now_s, catalog)
+                 catalog: Catalog | None = None, nodes=None) -> tuple[list[dict], int]:
+    costs = budget_costs(store, now_s, catalog, nodes)
     with store.session() as s:
         budgets = [budget_public(s, b, now_s, costs) for b in s.scalars(select(Budget).order_by(Budget.id)).all()]
     if team is not None:
@@ -271,8 +271,8 @@ def _visible_budget(s, budget_id: int, team: str | None) -> Budget:
 
 
 def get_budget(store: Store, budget_id: int, team: str | None, now_s: float,
-               catalog: Catalog | None = None) -> dict[str, Any]:
-    costs = budget_costs(store, now_s, catalog)
+               catalog: Catalog | None = None, nodes=None) -> dict[str, Any]:
+    costs = budget_costs(store, now_s, catalog, nodes)
     with store.session() as s:
         return budget_public(s, _visible_budget(s, budget_id, team), now_s, costs)
 
@@ -286,7 +286,7 @@ def _checked_webhook(fields: dict[str, Any], allow_hosts: tuple[str, ...]) -> di
 
 
 def create_budget(store: Store, fields: dict[str, Any], principal: Principal, now_s: float,
-                  allow_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
+                  allow_hosts: tuple[str, ...] = (), catalog: Catalog | None = None, nodes=None) -> dict[str, Any]:
     fields = _checked_webhook(fields, allow_hosts)
     with store.session() as s:
         budget = Budget(**fields)
@@ -302,11 +302,12 @@ def create_budget(store: Store, fields: dict[str, Any], principal: Principal, no
         s.flush()
         _audit.record(s, now_s, principal.name, "budget.create", f"budget:{budget.id}", fields,
                       team=_budget_team(s, budget))
-        return budget_public(s, budget, now_s, budget_costs(store, now_s))
+        return budget_public(s, budget, now_s, budget_costs(store, now_s, catalog, nodes))
 
 
 def update_budget(store: Store, budget_id: int, changes: dict[str, Any], principal: Principal,
-                  now_s: float, allow_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
+                  now_s: float, allow_hosts: tuple[str, ...] = (), catalog: Catalog | None = None,
+                  nodes=None) -> dict[str, Any]:
     changes = _checked_webhook(changes, allow_hosts)
     with store.session() as s:
         budget = _visible_budget(s, budget_id, principal.team)
@@ -321,7 +322,7 @@ def update_budget(store: Store, budget_id: int, changes: dict[str, Any], princip
         _audit.record(s, now_s, principal.name, "budget.update", f"budget:{budget_id}", changes,
                       team=_budget_team(s, budget))
         s.flush()
-        return budget_public(s, budget, now_s, budget_costs(store, now_s))
+        return budget_public(s, budget, now_s, budget_costs(store, now_s, catalog, nodes))
 
 
 def delete_budget(store: Store, budget_id: int, principal: Principal, now_s: float) -> None:

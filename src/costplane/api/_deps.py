@@ -9,6 +9,8 @@ but the token lookup, which the token cache makes one indexed query per token pe
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -39,22 +41,40 @@ async def get_settings(request: Request) -> Settings:
 _catalog_lock = threading.Lock()
 
 
+@lru_cache(maxsize=8)
+def pricing_inputs(settings: Settings) -> tuple[Catalog, Mapping[str, Mapping[str, str]] | None]:
+    """(catalog with the settings' discounts, the mapping file's `nodes:`): what `costplane cost --catalog
+    --discounts --mapping` prices with. Read once per settings; `create_app` calls it so a bad file fails at start."""
+    from costplane.catalog import load_catalog
+
+    nodes = None
+    if settings.mapping_path is not None:
+        from costplane.ingest._mapping import node_mapping_from_dict, read_mapping_file
+
+        nodes = node_mapping_from_dict(read_mapping_file(settings.mapping_path), str(settings.mapping_path))
+    return load_catalog(settings.catalog_path, settings.discounts_path), nodes
+
+
 def get_catalog(request: Request) -> Catalog:
     """Loaded once per app on first use (the bundled snapshot parses in well under a second)."""
     state = request.app.state
     if getattr(state, "catalog", None) is None:
-        from costplane.catalog import load_catalog
-
         with _catalog_lock:
             if getattr(state, "catalog", None) is None:
-                state.catalog = load_catalog(state.settings.catalog_path)
+                state.catalog = pricing_inputs(state.settings)[0]
     return state.catalog
+
+
+def get_nodes(request: Request) -> Mapping[str, Mapping[str, str]] | None:
+    """The mapping file's `nodes:` (Settings.mapping_path), or None."""
+    return pricing_inputs(request.app.state.settings)[1]
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+NodesDep = Annotated[Mapping[str, Mapping[str, str]] | None, Depends(get_nodes)]
 
 
 async def current_principal(store: StoreDep, request: Request,

@@ -42,10 +42,9 @@ class StoreCollector(Collector):
 
     def collect(self):
         now_s = self.clock.now_s()
-        from costplane.catalog import load_catalog
+        from costplane.api._deps import pricing_inputs
 
-        catalog = load_catalog(self.settings.catalog_path)
-        rates, idle = _core.cost_rates(self.store, now_s, self.settings.rate_window_s, catalog)
+        rates, idle = _core.cost_rates(self.store, now_s, self.settings.rate_window_s, *pricing_inputs(self.settings))
         util = self._latest_utilisation(now_s)
         yield from self._cost(rates, idle)
         yield from self._utilisation(util)
@@ -113,7 +112,7 @@ class StoreCollector(Collector):
         yield from families.values()
 
     def _budgets(self, now_s: float):
-        from costplane.catalog import load_catalog
+        from costplane.api._deps import pricing_inputs
 
         spent = GaugeMetricFamily("costplane_budget_spent_usd", "Spend in the budget's current period (USD).",
                                   labels=["budget", "team", "period"])
@@ -122,7 +121,7 @@ class StoreCollector(Collector):
         burn = GaugeMetricFamily("costplane_budget_burn_ratio", "spent / amount in the current period.",
                                  labels=["budget", "team", "period"])
         with self.store.session() as s:
-            costs = _core.budget_costs(self.store, now_s, load_catalog(self.settings.catalog_path))
+            costs = _core.budget_costs(self.store, now_s, *pricing_inputs(self.settings))
             for budget in s.scalars(select(Budget).order_by(Budget.id)):
                 b = _core.budget_public(s, budget, now_s, costs)
                 labels = [f"{b['scope']}:{b['name']}", b["team"] or "", b["period"]]
@@ -227,8 +226,8 @@ class CounterCollector(Collector):
     def cumulative_cost(self, now_s: float) -> dict[tuple[str, str], float]:
         """USD by (team, workload) from the first bill line or GPU sample to the current whole minute."""
         from costplane.api._analytics import COST_END_ROUND_S, data_version
+        from costplane.api._deps import pricing_inputs
         from costplane.attribute import CostKind, Window
-        from costplane.catalog import load_catalog
         from costplane.costing import load_costs
         from costplane.store import CostRecord
 
@@ -243,7 +242,8 @@ class CounterCollector(Collector):
         totals: dict[tuple[str, str], float] = {}
         if firsts and end_s > min(firsts):
             start_s = min(firsts)
-            costs = load_costs(self.store, load_catalog(self.settings.catalog_path), start_s, end_s)
+            catalog, nodes = pricing_inputs(self.settings)
+            costs = load_costs(self.store, catalog, start_s, end_s, nodes=nodes)
             for row in costs.cost_set(Window(start_s, end_s)).rows:
                 if row.kind is CostKind.ALLOCATED:
                     k = (row.label("team") or _core.UNALLOCATED, row.label("workload") or _core.UNALLOCATED)

@@ -23,6 +23,9 @@ class Settings:
     `rate_per_s`, `burst`: per-token token bucket (429 beyond it; 0 = no limit).
     `tls`: the server runs https (responses carry HSTS).
     `webhook_allow_hosts`: webhook hosts allowed although they resolve to private addresses.
+    `discounts_path`, `mapping_path`: the pricing inputs of `costplane cost --discounts --mapping` (the
+    mapping file's `nodes:` section names each node's instance type, cloud and region), so /cost, /spend,
+    budgets, /waste, /allocation, /metrics and the dashboard price series as the CLI does.
     """
 
     catalog_path: Path | None = None
@@ -35,3 +38,5 @@ class Settings:
     burst: int = 2000
     tls: bool = False
     webhook_allow_hosts: tuple[str, ...] = ()
+    discounts_path: Path | None = None
+    mapping_path: Path | None = None

@@ -6,6 +6,8 @@ prints a token. `--tls-cert/--tls-key` serve https (with HSTS); /metrics needs a
 `--public-metrics` (then it shows no team, project, workload or budget names). With `--seed` (opt-in) it loads the bundled demo data (see
 costplane.api._seed), marked `source = demo-seed`: never counted by budgets or alerts, and removed
 with `costplane db purge-demo`. Without it the store holds only what the user put there.
+`--catalog`, `--discounts` and `--mapping` (its `nodes:` section) price the store's GPU series for /cost,
+/spend, budgets, /waste, /allocation, /metrics and the dashboard exactly as `costplane cost` does with them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console
+from costplane.cli._common import CatalogOpt, DiscountsOpt, JsonOpt, console, emit_json, err_console
+from costplane.cli._measure import MappingOpt
 from costplane.core.errors import InputError
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: COSTPLANE_DB_URL or ~/.costplane SQLite).")]
@@ -73,6 +76,8 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     db: DbOpt = None,
     catalog: CatalogOpt = None,
+    discounts: DiscountsOpt = None,
+    mapping: MappingOpt = None,
     seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load the bundled demo data (marked as demo, never "
                                        "counted by budgets; `costplane db purge-demo` removes it).")] = False,
     controller: Annotated[bool, typer.Option("--controller/--no-controller", help="Run the control loop (see --actuator).")] = True,
@@ -117,8 +122,9 @@ def serve_cmd(
                           highlight=False, markup=False, soft_wrap=True)
     settings = Settings(catalog_path=catalog, public_metrics=public_metrics, tls=tls_cert is not None,
                         rate_per_s=rate_limit, burst=max(1, int(2 * rate_limit)),
-                        webhook_allow_hosts=tuple(webhook_allow_host or ()))
-    app = create_app(settings, store, clock)
+                        webhook_allow_hosts=tuple(webhook_allow_host or ()), discounts_path=discounts,
+                        mapping_path=mapping)
+    app = create_app(settings, store, clock)  # reads --catalog/--discounts/--mapping now: a bad file stops here
     if seed:
         from costplane.api._seed import seed_demo
         from costplane.catalog import load_catalog

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from costplane.api import _core
 from costplane.api._analytics import COST_END_ROUND_S
-from costplane.api._deps import CatalogDep, ClockDep, StoreDep, TeamScope
+from costplane.api._deps import CatalogDep, ClockDep, NodesDep, StoreDep, TeamScope
 from costplane.api._errors import error_responses
 from costplane.api._schemas import SpendPublic
 
@@ -16,7 +16,7 @@ router = APIRouter(tags=["spend"], responses=error_responses(400, 401, 403, 422)
 
 
 @router.get("/spend", response_model=SpendPublic)
-def get_spend(team: TeamScope, store: StoreDep, clock: ClockDep, request: Request, catalog: CatalogDep,
+def get_spend(team: TeamScope, store: StoreDep, clock: ClockDep, request: Request, catalog: CatalogDep, nodes: NodesDep,
               window: Annotated[str, Query(max_length=16, description="e.g. 7d, 24h")] = "7d",
               step: Annotated[str, Query(max_length=16, description="bucket width, e.g. 1d, 1h")] = "1d",
               by: Literal["team", "project", "workload", "cloud"] = "team",
@@ -30,4 +30,5 @@ def get_spend(team: TeamScope, store: StoreDep, clock: ClockDep, request: Reques
         end_s = float(int(clock.now_s() // COST_END_ROUND_S) * COST_END_ROUND_S)
     cache = request.app.state.cache
     key = ("spend", end_s, window_s, step_s, by, team, cache.version(store))
-    return cache.get_or_compute(key, lambda: _core.spend_series(store, end_s, window_s, step_s, by, team, catalog))
+    return cache.get_or_compute(key, lambda: _core.spend_series(store, end_s, window_s, step_s, by, team, catalog,
+                                                                    nodes))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from costplane.api import _analytics, _core
-from costplane.api._deps import CatalogDep, ClockDep, StoreDep, TeamScope
+from costplane.api._deps import CatalogDep, ClockDep, NodesDep, StoreDep, TeamScope
 from costplane.api._errors import error_responses
 from costplane.api._schemas import WastePublic
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["waste"], responses=error_responses(400, 401, 403, 422)
 
 
 @router.get("/waste", response_model=WastePublic)
-def get_waste(team: TeamScope, store: StoreDep, clock: ClockDep, catalog: CatalogDep,
+def get_waste(team: TeamScope, store: StoreDep, clock: ClockDep, catalog: CatalogDep, nodes: NodesDep,
               window: Annotated[str, Query(max_length=16, description="e.g. 1d")] = "1d",
               gpu: Annotated[str | None, Query(max_length=64, description="GPU model, to price GPU-hours")] = None,
               price_usd_per_gpu_hour: Annotated[float | None, Query(gt=0, le=1e4, allow_inf_nan=False)] = None,
@@ -27,4 +27,4 @@ def get_waste(team: TeamScope, store: StoreDep, clock: ClockDep, catalog: Catalo
     """
     end_s = clock.now_s()
     return _analytics.waste_findings(store, catalog, end_s - _core.parse_duration_s(window), end_s, team, gpu,
-                                     price_usd_per_gpu_hour, gpus_per_workload, idle_below_pct)
+                                     price_usd_per_gpu_hour, gpus_per_workload, idle_below_pct, nodes)
