@@ -52,8 +52,14 @@ MAX_REPLICAS = 256
 FULL = 0.999
 BASELINES = ("static-peak", "hpa", "knative", "predictive", "hybrid")
 HOLD_PEAK_S = (600, 3600)
-GRID = {"slo_quantile": (0.2, 0.35, 0.5, 0.8, 0.95), "slo_hold_s": (60.0, 300.0, 900.0), "slo_burn_alert": (1.0, 10.0)}
-QUICK_GRID = {"slo_quantile": (0.5, 0.95), "slo_hold_s": (300.0,), "slo_burn_alert": (1.0, 10.0)}
+# the slo grid the leave-one-trace-out rule chooses from (the hold is also the starting hold)
+GRID = {"slo_quantile": (0.6, 0.8), "slo_hold_s": (0.0, 120.0), "slo_hold_burn_s": (0.0, 900.0),
+        "slo_escalate": (1.25, 2.0)}
+QUICK_GRID = {"slo_quantile": (0.6,), "slo_hold_s": (0.0, 120.0), "slo_hold_burn_s": (900.0,), "slo_escalate": (1.25, 2.0)}
+# a causal reference the rule never picks: the previous slo default (rise forecast, q 0.95, 900 s hold from the
+# start, tightening); it widens "some causal policy reaches 99.9 %" (it did on azure-code bursty/gateway)
+REFERENCE = {"ref rise q0.95 hold 900": {"slo_base": "rise", "slo_quantile": 0.95, "slo_hold_s": 900.0,
+                                         "slo_hold_start_s": 900.0, "slo_burn_alert": 10.0, "slo_escalate": 1.25}}
 
 
 def load_series(quick: bool) -> dict[str, DemandSeries]:
@@ -140,6 +146,8 @@ def run_one(args) -> tuple[str, str, str, list]:
     elif key.startswith("hold-peak"):
         policy, cfg = hold_peak(float(key.split()[1])), base
     else:
+        setting = dict(setting)
+        setting.setdefault("slo_hold_start_s", setting.get("slo_hold_s", base.slo_hold_start_s))
         policy, cfg = "slo", replace(base, **setting)
     t0 = time.process_time()
     r = replay_inference(series, spec, policy, 1.0, cfg, oracle_result=orc)
@@ -150,7 +158,7 @@ def replay_all(series: dict[str, DemandSeries], grid: dict, jobs: int) -> dict:
     pairs = [(t, s, spec) for t, s in series.items() for spec in SPECS]
     res: dict = {}
     runs = [(k, None) for k in BASELINES] + [(f"hold-peak {h} s", None) for h in HOLD_PEAK_S]
-    runs += [(key_of(g), g) for g in settings(grid)]
+    runs += [(k, g) for k, g in REFERENCE.items()] + [(key_of(g), g) for g in settings(grid)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         oracles = {}
         for trace, spec, orc in pool.map(run_oracle, pairs):
@@ -173,21 +181,35 @@ def _cell(v) -> str:
 
 
 def choose(res: dict, traces: list[str]) -> tuple[str, float, int] | None:
-    """The slo setting the rule picks from `traces`: (key, mean cost ratio, pairs constrained)."""
+    """The slo setting the rule picks from `traces`: the most training pairs meeting the bar (the SLO where
+    any causal run reaches it, else at least the best of hpa/knative served), then the least mean cost
+    ratio. Returns (key, mean cost ratio, training pairs meeting the bar)."""
     pairs = [(t, s) for t in traces for s in res[t]]
     keys = [k for k in res[traces[0]][next(iter(res[traces[0]]))] if k.startswith("slo ")]
-    reachable = [p for p in pairs if any(res[p[0]][p[1]][k][1] >= FULL for k in keys)]
     best = None
     for k in keys:
-        if all(res[t][s][k][1] >= FULL for t, s in reachable):
-            mean = float(np.mean([res[t][s][k][0] for t, s in pairs]))
-            if best is None or mean < best[1]:
-                best = (k, mean, len(reachable))
+        met = sum(meets_bar(res[t][s], res[t][s][k])[0] for t, s in pairs)
+        mean = float(np.mean([res[t][s][k][0] for t, s in pairs]))
+        if best is None or (met, -mean) > (best[2], -best[1]):
+            best = (k, mean, met)
     return best
 
 
 def causal_keys(out: dict) -> list[str]:
     return [k for k in out if k not in ("static-peak", "oracle replica-h")]
+
+
+def meets_bar(out: dict, mine: list) -> tuple[bool, str]:
+    """The issue-17 bar for one run `mine` on one (trace, spec) given every run `out` there."""
+    reach = [k for k in causal_keys(out) if out[k][1] >= FULL]
+    rivals = [out[k] for k in ("hpa", "knative") if out[k][1] >= FULL]
+    if reach:
+        ok = mine[1] >= FULL and all(mine[0] < r[0] for r in rivals)
+        return ok, "met" if ok else ("SLO missed" if mine[1] < FULL else "costlier than hpa/knative")
+    best_rival = max(out["hpa"][1], out["knative"][1])
+    ok = mine[1] >= best_rival
+    return ok, ("no causal run meets the SLO; serves >= hpa/knative" if ok
+                else f"no causal run meets the SLO; serves less than hpa/knative ({100 * best_rival:.2f} %)")
 
 
 def report(res: dict) -> dict:
@@ -197,7 +219,7 @@ def report(res: dict) -> dict:
     print("| held-out trace | spec | oracle replica-h (LP) | static-peak | hpa | knative | predictive | hybrid | "
           "best hold-peak | **slo (held out)** | slo setting (chosen on the other traces) | bar |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    verdicts = {}
+    verdicts, hybrid_ok = {}, {}
     for held in traces:
         pick = choose(res, [t for t in traces if t != held])
         for spec in specs:
@@ -206,30 +228,25 @@ def report(res: dict) -> dict:
                 print(f"| {held} | {spec} | no setting meets the SLO on all training traces |")
                 continue
             mine = out[pick[0]]
-            reach = [k for k in causal_keys(out) if out[k][1] >= FULL]
-            rivals = [out[k] for k in ("hpa", "knative") if out[k][1] >= FULL]
-            if reach:
-                ok = mine[1] >= FULL and all(mine[0] < r[0] for r in rivals)
-                bar = "met" if ok else ("SLO missed" if mine[1] < FULL else "costlier than hpa/knative")
-            else:
-                best_rival = max(out["hpa"][1], out["knative"][1])
-                ok = mine[1] >= best_rival
-                bar = ("no causal run meets the SLO; serves >= hpa/knative" if ok
-                       else f"no causal run meets the SLO; serves less than hpa/knative ({100 * best_rival:.2f} %)")
+            ok, bar = meets_bar(out, mine)
             verdicts[(held, spec)] = ok
+            hybrid_ok[(held, spec)] = meets_bar(out, out["hybrid"])[0]
             holds = [out[k] for k in out if k.startswith("hold-peak")]
             best_hold = min((h for h in holds if h[1] >= FULL), key=lambda h: h[0], default=max(holds, key=lambda h: h[1]))
             print(f"| {held} | {spec} | {out['oracle replica-h'][0]:.3f} | " + " | ".join(
                 _cell(out[k]) for k in BASELINES) + f" | {_cell(best_hold)} | **{_cell(mine)}** | "
-                f"{pick[0][4:]} (train mean {pick[1]:.2f}x) | {bar} |", flush=True)
+                f"{pick[0][4:]} (train: bar met on {pick[2]}, mean {pick[1]:.2f}x) | {bar} |", flush=True)
     met = sum(verdicts.values())
-    print(f"\nbar met on {met} of {len(verdicts)} held-out pairs")
+    print(f"\nbar met on {met} of {len(verdicts)} held-out pairs (hybrid, fixed: {sum(hybrid_ok.values())})")
+    print("not met (slo): " + ", ".join(f"{t}/{s}" for (t, s), v in verdicts.items() if not v))
+    print("not met (hybrid): " + ", ".join(f"{t}/{s}" for (t, s), v in hybrid_ok.items() if not v))
     default = choose(res, traces)
     print(f"default (the rule on all {len(traces)} traces): "
-          f"{'none' if default is None else f'{default[0]} (mean {default[1]:.2f}x over {len(traces) * len(specs)} pairs)'}")
+          f"{'none' if default is None else f'{default[0]} (bar met on {default[2]} of {len(traces) * len(specs)} pairs, mean {default[1]:.2f}x)'}")
     cpu = [v[2] for t in res.values() for out in t.values() for k, v in out.items() if k.startswith("slo ")]
     print(f"slo replay CPU s: median {np.median(cpu):.2f}, max {max(cpu):.2f}")
-    return {"verdicts": {f"{k[0]}/{k[1]}": v for k, v in verdicts.items()}, "default": default}
+    return {"verdicts": {f"{k[0]}/{k[1]}": v for k, v in verdicts.items()}, "default": default,
+            "hybrid": {f"{k[0]}/{k[1]}": v for k, v in hybrid_ok.items()}}
 
 
 def plot_frontier(res: dict, path: Path) -> None:

@@ -186,10 +186,25 @@ def test_slo_guard_tightens_when_the_budget_burns_and_holds_down_scaling():
     decide = POLICIES["slo"]
     steady = np.full(3600, 4.0)
     calm, s_calm = decide(obs(steady, now=5000.0, ready=3), None, CFG)
-    assert s_calm["inner"]["headroom"] == 0.0
-    # the queue holds far more than the ready fleet drains in max_queue_s: the budget burns, headroom rises
+    assert s_calm["inner"]["guard"]["factor"] == 1.0
+    # the queue holds far more than the ready fleet drains in max_queue_s: the budget burns, the factor
+    # multiplies by slo_escalate and the queue chase asks for more at once
     hot, s_hot = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, CFG)
-    assert s_hot["inner"]["headroom"] > 0 and hot.desired_replicas > calm.desired_replicas
-    # demand drops: the need falls, but the fleet is held at the largest need of the hold window
+    assert s_hot["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate)
+    assert hot.desired_replicas > calm.desired_replicas
+    # a second burn within one cold start + fast window does not escalate again
+    _, s_again = decide(obs(steady, now=5015.0, ready=1, queue=400.0), s_hot, CFG)
+    assert s_again["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate)
+    # demand drops: the need falls, but the fleet is held at the largest need of the hold (>= a cold start)
     later, _ = decide(obs(np.zeros(3600), now=5060.0, ready=hot.desired_replicas), s_hot, CFG)
     assert later.desired_replicas == hot.desired_replicas
+
+
+def test_slo_guard_relaxes_with_slack():
+    decide = POLICIES["slo"]
+    steady = np.full(3600, 4.0)
+    _, state = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, CFG)
+    factor = state["inner"]["guard"]["factor"]
+    for k in range(1, 400):  # no risk for long after the burn: the slow window's burn falls below slo_slack
+        _, state = decide(obs(steady, now=5000.0 + 15 * k, ready=10), state, CFG)
+    assert 1.0 <= state["inner"]["guard"]["factor"] < 1.0 + 0.5 * (factor - 1.0)

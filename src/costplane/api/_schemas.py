@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from costplane.autoscale import DEFAULT_POLICY
+
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 ShortStr = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -392,7 +394,7 @@ class ReplayCreate(_Model):
                                  description="Demand units that arrived in each step, oldest first.")
     step_s: float = Field(1.0, gt=0, le=3_600)
     service: ServiceSpecCreate
-    policy: Literal["static-peak", "hpa", "knative", "predictive", "hybrid"] = "hybrid"
+    policy: Literal["static-peak", "hpa", "knative", "predictive", "hybrid", "slo"] = DEFAULT_POLICY
     decision_interval_s: float = Field(15.0, ge=1, le=3_600)
 
 

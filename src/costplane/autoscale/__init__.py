@@ -9,11 +9,12 @@ from costplane.autoscale._allocate import ALLOCATION_RULES, allocate_pool
 from costplane.autoscale._decision import AutoscaleConfig, Decision, Observation, replicas_for_rate
 from costplane.autoscale._forecaster import Forecaster, QuantileForecast, RecentQuantileForecaster, default_forecaster
 from costplane.autoscale._guard import GuardState, guarded
-from costplane.autoscale._policies import POLICIES, RAW_POLICIES, load_policy
+from costplane.autoscale._policies import DEFAULT_POLICY, POLICIES, RAW_POLICIES, load_policy
 from costplane.autoscale._spec import ServiceSpec, parse_service_spec, read_service_spec
 
 __all__ = [
     "ALLOCATION_RULES",
+    "DEFAULT_POLICY",
     "POLICIES",
     "RAW_POLICIES",
     "AutoscaleConfig",

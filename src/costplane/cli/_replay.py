@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from costplane.autoscale import POLICIES, AutoscaleConfig, ServiceSpec, read_service_spec
+from costplane.autoscale import DEFAULT_POLICY, POLICIES, AutoscaleConfig, ServiceSpec, read_service_spec
 from costplane.cli._common import CatalogOpt, Finite, JsonOpt, console, emit_json, err_console, money
 from costplane.core.errors import CostplaneError, InputError
 from costplane.traces import DemandSeries, load_trace
@@ -79,7 +79,7 @@ def replay_cmd(
     trace: Annotated[Path | None, typer.Option(help="Request trace (Azure LLM CSV, Mooncake JSONL, requests CSV) "
                                                "or demand series CSV `timestamp,count` (default: bundled sample).")] = None,
     service: Annotated[Path | None, typer.Option(help="Service spec YAML (default: bundled chat service).")] = None,
-    policy: Annotated[str, typer.Option(help=f"One of {', '.join(POLICIES)}, or module:function.")] = "hybrid",
+    policy: Annotated[str, typer.Option(help=f"One of {', '.join(POLICIES)}, or module:function.")] = DEFAULT_POLICY,
     catalog: CatalogOpt = None,
     step: Annotated[float | None, typer.Option(help="Replay step in seconds (default 1).", parser=Finite(0.001, 86_400))] = None,
     unit: Annotated[str, typer.Option(help="Demand unit of request traces: requests or tokens.")] = "requests",

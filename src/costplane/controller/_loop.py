@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from costplane.actuate import Actuator, ReplicaStatus, ScaleCommand, Target
+from costplane.autoscale import DEFAULT_POLICY
 from costplane.controller._journal import DecisionRecord, MemoryJournal, StoreJournal
 from costplane.controller._observe import DemandWindow, MetricSource, StoreMetrics
 from costplane.core.clock import Clock
@@ -33,7 +34,7 @@ class ControlledService:
 
     name: str
     target: Target
-    policy: str = "hybrid"
+    policy: str = DEFAULT_POLICY
     team: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     metrics_step_s: float | None = None  # sampling interval of its demand (None: the median of the samples)
@@ -109,7 +110,7 @@ def load_services(path: Path) -> tuple[ControlledService, ...]:
         where = f"{path}: services[{i}]"
         spec = {k: v for k, v in raw.items() if k not in CONTROLLER_KEYS}
         step = None if entry.metrics_step_s is None else float(entry.metrics_step_s)
-        out.append(ControlledService(entry.name, _target_from(raw, entry.name, where), entry.policy, entry.team,
+        out.append(ControlledService(entry.name, _target_from(raw, entry.name, where), entry.policy or DEFAULT_POLICY, entry.team,
                                      spec, step))
     return tuple(out)
 

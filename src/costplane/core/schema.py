@@ -139,7 +139,7 @@ class ServiceTarget(Strict):
 class ControlledServiceEntry(ServiceSpecFile):
     """A service spec plus where the controller acts, with which policy, and how often its demand is sampled."""
 
-    policy: Name = "hybrid"
+    policy: Name | None = None  # None: costplane.autoscale.DEFAULT_POLICY (core does not import autoscale)
     team: Name | None = None
     target: ServiceTarget | Annotated[str, Field(min_length=1)] | None = None
     metrics_step_s: Number | None = Field(None, gt=0, le=86_400)

@@ -16,15 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
-from costplane.autoscale import AutoscaleConfig
+from costplane.autoscale import DEFAULT_POLICY, AutoscaleConfig
 from costplane.autoscale._decision import DECISION_INTERVAL_S
 from costplane.core.types import Catalog
 from costplane.replay import oracle as oracle_mod
 from costplane.replay.inference import replay_inference
 from costplane.serveplan import ReplayOutcome, ServePlan, ServePlanProfile, plan_from_replays, prepare
 from costplane.traces import DemandSeries
-
-DEFAULT_POLICY = "hybrid"  # the default of `costplane replay --policy` (tests hold the two equal)
 
 
 def _lp_oracle() -> AbstractContextManager:
