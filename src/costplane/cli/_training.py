@@ -138,6 +138,10 @@ def load_objective(spec: str, path: Path | None = None):
     except ImportError as exc:
         raise InputError(f"--objective {spec!r}: cannot import {module_name} ({exc})",
                          fix="run from the folder that holds it, or pass --path DIR") from None
+    except Exception as exc:  # the user's module itself failed while importing (syntax error, ...)
+        reason = " ".join(str(exc).split())[:200]
+        raise InputError(f"--objective {spec!r}: importing {module_name} failed: {exc.__class__.__name__}: {reason}",
+                         fix=f"fix {module_name} so that it imports without an error") from None
     fn = getattr(module, fn_name, None)
     if not callable(fn):
         raise InputError(f"--objective {spec!r}: {module_name} has no function {fn_name}",

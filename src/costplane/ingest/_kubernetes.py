@@ -225,16 +225,22 @@ def kube_client(kubeconfig: str | None = None, context: str | None = None):
             return client.ApiClient(), "in-cluster"
         except config.ConfigException:
             pass
+    import yaml
+
+    # A malformed file fails inside the client's loader with whatever its parser raises.
+    broken = (config.ConfigException, OSError, TypeError, ValueError, KeyError, AttributeError, yaml.YAMLError)
     try:
         api = config.new_client_from_config(config_file=kubeconfig, context=context)
-    except (config.ConfigException, OSError, TypeError) as exc:
-        raise InputError(f"no usable Kubernetes configuration ({exc})",
+    except broken as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise InputError(f"no usable Kubernetes configuration in {kubeconfig or 'KUBECONFIG/~/.kube/config'} "
+                         f"({exc.__class__.__name__}: {reason})",
                          fix="run inside a cluster, set KUBECONFIG, or pass --kubeconfig FILE [--context NAME]") from None
     if context is None:
         try:
             _, active = config.list_kube_config_contexts(config_file=kubeconfig)
             context = active.get("name") if active else None
-        except (config.ConfigException, OSError):
+        except broken:
             context = None
     return api, context or "default"
 
