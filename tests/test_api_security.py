@@ -140,7 +140,7 @@ def test_delivery_refuses_internal_hosts_and_never_names_the_url():
     from costplane.budget import Alert
     from costplane.budget._webhook import post_alerts
 
-    alert = Alert("team", "research", "2025-06", 0.5, "actual", 60.0, 100.0, "research at 60%")
+    alert = Alert("team", "research", 0.5, "actual", 60.0, 70.0, 100.0, "2025-06")
     problem = post_alerts("http://127.0.0.1:9/hook/SECRET", [alert])
     assert problem is not None and "SECRET" not in problem and "refused" in problem
 
@@ -240,3 +240,42 @@ def test_audit_rows_of_a_team_carry_the_team(world):
     with world.store.session() as s:
         row = s.scalar(select(AuditLog).where(AuditLog.action == "budget.create"))
     assert row.team == "research"
+
+
+def test_webhook_delivery_verifies_tls_and_sends_a_bearer_token(tmp_path):
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from api_fixtures import self_signed_cert
+    from costplane.budget import Alert
+    from costplane.budget._webhook import post_alerts
+
+    cert, key = self_signed_cert(tmp_path)
+    seen = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/hook/SECRET"
+    alert = Alert("team", "research", 0.5, "actual", 60.0, 70.0, 100.0, "2025-06")
+    try:
+        unverified = post_alerts(url, [alert], allow=("127.0.0.1",), timeout_s=3)
+        assert unverified is not None and "unreachable" in unverified and "SECRET" not in unverified
+        assert post_alerts(url, [alert], allow=("127.0.0.1",), ca_bundle=str(cert), bearer_token="tok") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["Bearer tok"]

@@ -116,34 +116,11 @@ def test_metrics_pass_promtool_lint(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def _self_signed(tmp_path) -> tuple[Path, Path]:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def test_serve_speaks_tls_with_hsts_and_verified_clients(tmp_path):
     """`serve --tls-cert/--tls-key`: https only, HSTS on every answer; a client verifying against the cert gets in."""
-    cert, key = _self_signed(tmp_path)
+    from api_fixtures import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
     exe = shutil.which("costplane") or str(Path(sys.executable).parent / "costplane")
     port = _free_port()
     env = {**os.environ, "COSTPLANE_HOME": str(tmp_path / "home")}

@@ -30,6 +30,7 @@ WEBHOOK_TIMEOUT_S = 5.0
 ALLOW_HOSTS_ENV = "COSTPLANE_WEBHOOK_ALLOW_HOSTS"
 ALLOW_HTTP_ENV = "COSTPLANE_WEBHOOK_ALLOW_HTTP"
 CA_BUNDLE_ENV = "COSTPLANE_CA_BUNDLE"
+TOKEN_ENV = "COSTPLANE_WEBHOOK_TOKEN"  # sent as `Authorization: Bearer`, for receivers that want one
 MAX_URL_CHARS = 2048
 
 
@@ -106,8 +107,11 @@ def webhook_payload(alerts: Sequence[Alert]) -> dict:
 
 
 def post_alerts(url: str, alerts: Sequence[Alert], timeout_s: float = WEBHOOK_TIMEOUT_S,
-                ca_bundle: str | None = None, allow: Iterable[str] = ()) -> str | None:
-    """POST the alerts; None on success, else one line saying what went wrong (URL redacted)."""
+                ca_bundle: str | None = None, allow: Iterable[str] = (), bearer_token: str | None = None) -> str | None:
+    """POST the alerts; None on success, else one line saying what went wrong (URL redacted).
+
+    TLS is verified against `ca_bundle` (or `COSTPLANE_CA_BUNDLE`, else the system's CAs); `bearer_token`
+    (or `COSTPLANE_WEBHOOK_TOKEN`) is sent as `Authorization: Bearer`."""
     if not alerts:
         return None
     shown = redact(url)
@@ -116,8 +120,11 @@ def post_alerts(url: str, alerts: Sequence[Alert], timeout_s: float = WEBHOOK_TI
     except InputError as exc:
         return f"webhook {shown} refused: {exc.message}"
     verify = ca_bundle or os.environ.get(CA_BUNDLE_ENV) or True
+    token = bearer_token or os.environ.get(TOKEN_ENV)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        resp = httpx.post(url, json=webhook_payload(alerts), timeout=timeout_s, verify=verify, follow_redirects=False)
+        resp = httpx.post(url, json=webhook_payload(alerts), timeout=timeout_s, verify=verify, headers=headers,
+                          follow_redirects=False)
     except httpx.HTTPError as exc:
         return f"webhook {shown} unreachable: {type(exc).__name__}"
     if resp.status_code >= 400:
