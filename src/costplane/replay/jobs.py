@@ -318,11 +318,18 @@ def replay_jobs(
         preemptions += 1
         queue.add(QueuedJob(st.job, st.attained_s, st.first_start_s))
 
-    def start(jid: str, now_s: float) -> None:
+    def start(jid: str, now_s: float, where: tuple[int, ...] | None = None) -> None:
         nonlocal busy_units
         st = states[jid]
         q = queue.pop(st.job)
-        idx = ledger.place(st.job)
+        idx = None
+        if where is not None:  # the policy's own placement, when it is still free
+            chosen = np.asarray(where, dtype=np.int64)
+            if chosen.size and bool((ledger.free[chosen] >= st.job.milli).all()):
+                ledger.take(chosen, st.job.milli)
+                idx = chosen
+        if idx is None:
+            idx = ledger.place(st.job)
         if idx is None:
             raise AssertionError(f"policy {name} started {jid} but it does not fit")
         gpu_idx[jid] = idx
@@ -429,8 +436,9 @@ def replay_jobs(
             add_node(NodeSpec(offer.gpu, offer.gpus, offer.hourly_usd, offer.spot), True, now_s,
                      now_s + cfg.provision_s)
             bought += 1
-        for jid in decision.start:
-            start(jid, now_s)
+        placed = decision.gpus if len(decision.gpus) == len(decision.start) else (None,) * len(decision.start)
+        for jid, where in zip(decision.start, placed):
+            start(jid, now_s, where)
         if decision.wake_at_s is not None and decision.wake_at_s > now_s and decision.wake_at_s < next_wake:
             next_wake = decision.wake_at_s
             push(next_wake, WAKE, next_wake)

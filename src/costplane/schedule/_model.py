@@ -133,6 +133,10 @@ class Decision:
     release: tuple[int, ...] = ()
     wake_at_s: float | None = None
     reasons: tuple[str, ...] = ()
+    # GPU indices of each start, as the policy placed them (same order as `start`; empty: the driver
+    # places them). A pass that starts a job and then evicts others for a later one relies on these:
+    # placed after the evictions, the first job could take the GPUs it freed for the second.
+    gpus: tuple[tuple[int, ...], ...] = ()
 
     @property
     def kind(self) -> str:

@@ -4,11 +4,14 @@ Every policy orders the queue by priority class first (higher first), then by it
 - `fifo`: submit time, head-of-line blocking with EASY backfill: a later job may jump the blocked
   head only when, by the estimated ends of running jobs, it cannot delay the head's reserved start
   (it ends before the head's shadow time, or it uses GPUs the head's reservation leaves free).
-- `sjf`: shortest estimated duration first, greedy (a blocked job is skipped, not waited for).
+- `sjf`: shortest estimated duration first, greedy (a blocked job is skipped, not waited for), over the
+  `sjf_scan_depth` shortest and the `scan_depth` oldest jobs.
 - `las`: Tiresias-style discretised least-attained-service: queue level = how many thresholds of
   attained GPU-seconds a job has passed (`LAS_THRESHOLDS_GPU_S`); lower level first, FIFO within a
   level. No duration knowledge. A queued job may preempt checkpointable running jobs of a higher
   level; the policy asks to be woken when a running job crosses its next threshold.
+- sjf and las age: the oldest job (highest class first) that has waited `starvation_s` gets fifo's EASY
+  reservation and the others backfill around it, so no job starves (see STARVATION_S).
 - `cost-aware`: earliest deadline (then shortest) first, greedy on ready capacity; a job that does
   not fit on ready or provisioning capacity buys the node with the lowest expected cost that still
   meets its deadline (on-demand, or spot with interruption risk priced in, any cloud/region the
@@ -57,6 +60,16 @@ RESTORE_S = 120.0
 # A job that cannot checkpoint is evicted for a higher class only within its first hour: later, a
 # restart would throw away more GPU-time than the wait it saves (the trace's median job is ~10 min).
 MAX_RESTART_LOSS_S = 3_600.0
+# Starvation (sjf, las). A job waiting longer than STARVATION_S gets fifo's EASY reservation: the oldest
+# such job (of the highest class) is the head, later jobs start only if they cannot delay it (Tiresias'
+# starvation promotion; Slurm's and YARN's age factor). SJF_AGING: seconds of estimate forgiven per
+# second waited (a priority boost proportional to wait); 0 by default, because on the multi-GPU,
+# GPU-typed mix in tests/test_schedule_starvation.py it lengthened the average JCT, while a deeper scan
+# (SJF_SCAN_DEPTH shortest jobs, plus the scan_depth oldest) is what stops a GPU model's jobs from sitting
+# behind 100 shorter jobs that wait for another model. See BENCHMARKS.md (replay-jobs).
+SJF_AGING = 0.0
+SJF_SCAN_DEPTH = 1_000
+STARVATION_S = 4 * 3_600.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,9 @@ class SchedConfig:
     restore_s: float = RESTORE_S
     allow_spot: bool = True
     max_restart_loss_s: float = MAX_RESTART_LOSS_S
+    sjf_aging: float = SJF_AGING
+    sjf_scan_depth: int = SJF_SCAN_DEPTH
+    starvation_s: float = STARVATION_S
 
 
 @dataclass(frozen=True)
@@ -235,7 +251,9 @@ class _Pass:
         return self.try_preempt_for(job, lower_class, lambda r: (r.job.priority, -r.start_s), "class")
 
     def decision(self, **extra: Any) -> Decision:
-        return Decision(start=tuple(self.starts), preempt=tuple(self.preempts), reasons=tuple(self.reasons), **extra)
+        gpus = tuple(tuple(int(g) for g in idx) for _end, _jid, _milli, idx in self.started_at)
+        return Decision(start=tuple(self.starts), preempt=tuple(self.preempts), reasons=tuple(self.reasons),
+                        gpus=gpus, **extra)
 
 
 def _greedy(obs: Observation, cfg: SchedConfig, ordered: list[QueuedJob]) -> _Pass:
@@ -267,30 +285,43 @@ def _shadow(obs: Observation, p: _Pass, head: Job) -> tuple[float, Ledger]:
     return math.inf, scratch
 
 
-def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
+def _reserve_and_backfill(obs: Observation, state: Any, cfg: SchedConfig, ordered: list[QueuedJob],
+                          may_reserve: Callable[[QueuedJob], bool],
+                          on_blocked: Callable[[_Pass, QueuedJob], bool] | None = None,
+                          scan: int | None = None) -> tuple[_Pass, Any]:
+    """Start jobs in `ordered`; the first blocked job that `may_reserve` becomes the head: it gets an EASY
+    reservation (its shadow start) and later jobs only backfill around it. Blocked jobs before it that may
+    not reserve are skipped (greedy). `on_blocked` may seat a blocked job another way (LAS demotion).
+    `scan`: how many of `ordered` to look at (default cfg.scan_depth)."""
     state = dict(state or {})
     p = _Pass(obs, cfg)
-    ordered = by_priority(obs.queue, cfg.scan_depth)
     head: Job | None = None
     shadow_s = math.inf
     shadow_ledger: Ledger | None = None
     conflicts: set[tuple] = set()
-    # backfill candidates refused since capacity last changed stay refused (the ledger only shrank since)
+    # backfill candidates refused since capacity last changed, behind the same head, stay refused (the
+    # ledger only shrank since)
     prev = state.get("refused")
-    refused_before: set[str] = prev[1] if prev and prev[0] == obs.version else set()
+    refused_before: set[str] = set()
     refused: set[str] = set()
-    state["refused"] = (obs.version, refused)
     quotas = obs.quotas
-    for q in ordered[: cfg.scan_depth]:
+    for q in ordered[: scan or cfg.scan_depth]:
         job = q.job
         if head is None:
             if p.try_start(job):
                 continue
             if p.preempt_lower_priority(job):
                 continue
+            if on_blocked is not None and on_blocked(p, q):
+                continue
             if not _quota_ok(job, p.usage, obs.quotas):
                 continue  # over its team's limit: waits without blocking other teams
+            if not may_reserve(q):
+                continue
             head = job
+            if prev and prev[0] == obs.version and prev[1] == head.id:
+                refused_before = prev[2]
+            state["refused"] = (obs.version, head.id, refused)
             if not cfg.backfill:
                 break
             cached = state.get("shadow")
@@ -330,12 +361,49 @@ def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]
         p.ledger.take(idx, job.milli)
         p._started(job, idx)
         p.reasons.append(f"backfill {job.id} ahead of {head.id}")
+    return p, state
+
+
+def fifo(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
+    p, state = _reserve_and_backfill(obs, state, cfg, by_priority(obs.queue, cfg.scan_depth), lambda q: True)
     return p.decision(), state
 
 
+# --- aging: no job starves under sjf or las ---------------------------------------------------
+def waited_s(q: QueuedJob, now_s: float) -> float:
+    """How long the job has been waiting since it was submitted or last ran (queue time, not run time)."""
+    return max(now_s - q.job.submit_s - q.attained_s, 0.0)
+
+
+def starving(q: QueuedJob, now_s: float, cfg: SchedConfig) -> bool:
+    return waited_s(q, now_s) >= cfg.starvation_s
+
+
+def sjf_key(q: QueuedJob, now_s: float, cfg: SchedConfig) -> tuple:
+    """Shortest estimate first, aged: every second waited takes `sjf_aging` s off the estimate."""
+    return (-q.job.priority, q.job.est_s - cfg.sjf_aging * waited_s(q, now_s), q.job.submit_s, q.job.id)
+
+
+def _with_starving_head(obs: Observation, cfg: SchedConfig, key: Callable[[QueuedJob], tuple], depth: int
+                        ) -> tuple[list[QueuedJob], str | None]:
+    """The queue in `key` order, led by the oldest job (of the highest class) that has waited `starvation_s`:
+    that one job gets fifo's EASY reservation, the rest start or backfill in `key` order (EASY with
+    shortest-first backfill, which cannot starve: the oldest job's start is always reserved)."""
+    ordered = heapq.nsmallest(depth, obs.queue, key=key)
+    # the oldest jobs are looked at too (after the policy's own choice), so a GPU model whose jobs are all
+    # beyond the first `depth` by `key` does not sit idle while they wait
+    seen = {q.job.id for q in ordered}
+    ordered += [q for q in obs.queue[: cfg.scan_depth] if q.job.id not in seen]
+    head = next((q for q in obs.queue[: cfg.scan_depth] if starving(q, obs.now_s, cfg)), None)
+    if head is None:
+        return ordered, None
+    return [head] + [q for q in ordered if q.job.id != head.job.id], head.job.id
+
+
 def sjf(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
-    ordered = heapq.nsmallest(cfg.scan_depth, obs.queue, key=lambda q: (-q.job.priority, q.job.est_s, q.job.submit_s))
-    return _greedy(obs, cfg, ordered).decision(), state
+    ordered, head = _with_starving_head(obs, cfg, lambda q: sjf_key(q, obs.now_s, cfg), cfg.sjf_scan_depth)
+    p, state = _reserve_and_backfill(obs, state, cfg, ordered, lambda q: q.job.id == head, scan=len(ordered))
+    return p.decision(wake_at_s=_starve_wake(obs, cfg)), state
 
 
 # --- Tiresias-style LAS -----------------------------------------------------------------------
@@ -344,32 +412,37 @@ def las_level(attained_gpu_s: float, thresholds: tuple[float, ...] = LAS_THRESHO
     return bisect.bisect_right(thresholds, attained_gpu_s)
 
 
+def las_key(q: QueuedJob) -> tuple:
+    """Lower queue level first, FIFO within one."""
+    return (-q.job.priority, las_level(q.attained_s * q.job.gpu_units) if q.attained_s else 0, q.job.submit_s,
+            q.job.id)
+
+
 def las(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
     def attained_running(r: RunningJob) -> float:
         return (r.attained_s + obs.now_s - r.start_s) * r.job.gpu_units
 
-    ordered = heapq.nsmallest(cfg.scan_depth, obs.queue, key=lambda q: (
-        -q.job.priority, las_level(q.attained_s * q.job.gpu_units) if q.attained_s else 0, q.job.submit_s))
-    p = _Pass(obs, cfg)
+    ordered, head = _with_starving_head(obs, cfg, las_key, cfg.scan_depth)
     levels = {r.job.id: bisect.bisect_right(LAS_THRESHOLDS_GPU_S, attained_running(r)) for r in obs.running}
     # only checkpointable jobs are demoted off their GPUs: restarting the others would waste their work
     demotable = any(r.job.checkpointable for r in obs.running)
-    for q in ordered[: cfg.scan_depth]:
+
+    def demote_for(p: _Pass, q: QueuedJob) -> bool:
+        if not (cfg.preempt and demotable):
+            return False
         job = q.job
-        if p.try_start(job):
-            continue
-        if p.preempt_lower_priority(job):
-            continue
-        if cfg.preempt and demotable:
-            mine = las_level(q.attained_s * job.gpu_units)
-            p.try_preempt_for(
-                job,
-                lambda r, mine=mine: (r.job.checkpointable and r.job.priority <= job.priority
-                                      and levels[r.job.id] > mine),
-                lambda r: (-levels[r.job.id], -r.start_s),
-                ("las", mine),
-            )
-    # wake when the next running job crosses a threshold (it may then yield to a queued job)
+        mine = las_level(q.attained_s * job.gpu_units)
+        return p.try_preempt_for(
+            job,
+            lambda r: (r.job.checkpointable and r.job.priority <= job.priority and levels[r.job.id] > mine),
+            lambda r: (-levels[r.job.id], -r.start_s),
+            ("las", mine),
+        )
+
+    p, state = _reserve_and_backfill(obs, state, cfg, ordered, lambda q: q.job.id == head, demote_for,
+                                     scan=len(ordered))
+    # wake when the next running job crosses a threshold (it may then yield to a queued job), or when the
+    # oldest queued job starts to starve (it is then promoted and reserved)
     wake = math.inf
     for r in obs.running:
         level = levels[r.job.id]
@@ -377,7 +450,18 @@ def las(obs: Observation, state: Any, cfg: SchedConfig) -> tuple[Decision, Any]:
             cross = r.start_s + LAS_THRESHOLDS_GPU_S[level] / r.job.gpu_units - r.attained_s
             if cross > obs.now_s:
                 wake = min(wake, cross)
-    return p.decision(wake_at_s=wake if obs.queue and wake < math.inf else None), state
+    return p.decision(wake_at_s=_starve_wake(obs, cfg, wake)), state
+
+
+def _starve_wake(obs: Observation, cfg: SchedConfig, wake: float = math.inf) -> float | None:
+    """The earliest moment a queued job reaches `starvation_s` (the policy must then reorder), or `wake`."""
+    if not obs.queue:
+        return None
+    for q in obs.queue[: cfg.scan_depth * 4]:
+        due = obs.now_s + cfg.starvation_s - waited_s(q, obs.now_s)
+        if due > obs.now_s:
+            wake = min(wake, due)
+    return wake if wake < math.inf else None
 
 
 # --- cost-aware elastic -----------------------------------------------------------------------
