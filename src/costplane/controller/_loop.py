@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from costplane.actuate import Actuator, ReplicaStatus, ScaleCommand, Target
+from costplane.actuate import TARGET_KINDS, Actuator, ReplicaStatus, ScaleCommand, Target
 from costplane.autoscale import DEFAULT_POLICY
 from costplane.controller._journal import DecisionRecord, MemoryJournal, StoreJournal
 from costplane.controller._observe import DemandWindow, MetricSource, StoreMetrics
@@ -91,8 +91,8 @@ def _target_from(raw: dict, name: str, where: str) -> Target:
         except ValueError as exc:
             raise InputError(f"{where}: bad target {target!r}: {exc}", fix="write deployment/NAMESPACE/NAME") from None
     kind = target.get("kind", "deployment")
-    if kind not in ("deployment", "nodepool"):
-        raise InputError(f"{where}: target kind {kind!r} is not deployment or nodepool", fix="pick one of those")
+    if kind not in TARGET_KINDS:
+        raise InputError(f"{where}: target kind {kind!r} is unknown", fix=f"use one of {', '.join(TARGET_KINDS)}")
     return Target(kind, target.get("name", name), target.get("namespace", "default"))
 
 

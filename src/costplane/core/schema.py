@@ -131,7 +131,7 @@ SERVICE_SPEC_KEYS = tuple(ServiceSpecFile.model_fields)
 
 
 class ServiceTarget(Strict):
-    kind: Literal["deployment", "nodepool"] = "deployment"
+    kind: Literal["deployment", "nodepool", "inferenceservice", "ksvc", "scaledobject", "karpenter"] = "deployment"
     namespace: Name = "default"
     name: Name | None = None
 
