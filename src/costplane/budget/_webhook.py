@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -119,7 +120,11 @@ def post_alerts(url: str, alerts: Sequence[Alert], timeout_s: float = WEBHOOK_TI
         check_webhook_url(url, allow)
     except InputError as exc:
         return f"webhook {shown} refused: {exc.message}"
-    verify = ca_bundle or os.environ.get(CA_BUNDLE_ENV) or True
+    bundle = ca_bundle or os.environ.get(CA_BUNDLE_ENV)
+    try:
+        verify = ssl.create_default_context(cafile=bundle) if bundle else True
+    except (OSError, ssl.SSLError):
+        return f"webhook {shown} not sent: CA bundle {bundle} cannot be read"
     token = bearer_token or os.environ.get(TOKEN_ENV)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,7 +140,12 @@ class PrometheusClient:
         if bearer_token:
             headers["Authorization"] = f"Bearer {bearer_token}"
         # TLS is always verified: against `ca_bundle` (a PEM file) when given, else the system's CAs.
-        self._http = httpx.Client(timeout=timeout_s, headers=headers, verify=ca_bundle or True)
+        try:
+            verify = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+        except (OSError, ssl.SSLError):
+            raise InputError(f"CA bundle {ca_bundle} cannot be read as PEM certificates",
+                             fix="pass a PEM file of CA certificates to --ca-bundle") from None
+        self._http = httpx.Client(timeout=timeout_s, headers=headers, verify=verify)
         self.requests_made = 0
 
     def close(self) -> None:
