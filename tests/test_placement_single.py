@@ -27,12 +27,22 @@ def brute_force(request: PlacementRequest, catalog: Catalog) -> list[tuple[float
             continue
         if o.memory_gib < request.min_memory_gib:
             continue
+        if request.host_minimums:  # 4 vCPUs / 16 GiB per datacenter GPU, 2 / 8 per other GPU, 4 / 16 a node
+            per = (4, 16) if o.gpu in host_dc_gpus() else (2, 8)
+            if o.vcpus < max(per[0] * o.gpus, 4) or o.memory_gib < max(per[1] * o.gpus, 16):
+                continue
         for spot in (False, True) if request.spot else (False,):
             price = o.price(spot)
             if price is not None:
                 hourly = price * request.nodes
                 options.append((hourly * request.hours, hourly, k, spot))
     return sorted(options)
+
+
+def host_dc_gpus():
+    from costplane.placement._request import DATACENTER_GPUS
+
+    return DATACENTER_GPUS
 
 
 @st.composite
@@ -51,6 +61,7 @@ def requests(draw, catalog: Catalog):
         clouds=tuple(draw(st.lists(st.sampled_from(cloud_pool), max_size=3, unique=True))),
         regions=tuple(draw(st.lists(st.sampled_from(region_pool), max_size=3, unique=True))),
         spot=draw(st.booleans()),
+        host_minimums=draw(st.booleans()),
     )
 
 
@@ -166,3 +177,20 @@ def test_bad_request_values_are_one_line_errors(cli, args):
 def test_totals_are_finite(bundled_catalog):
     for p in place(PlacementRequest("T4", 1, 1, 24.0, spot=True), bundled_catalog, limit=None):
         assert math.isfinite(p.total_usd) and p.total_usd > 0
+
+
+def test_host_minimums_keep_gpus_off_2_vcpu_boxes(bundled_catalog):
+    from costplane.placement import host_minimums
+
+    assert host_minimums("H100", 1) == (4.0, 16.0) and host_minimums("H100", 8) == (32.0, 128.0)
+    assert host_minimums("T4", 1) == (4.0, 16.0) and host_minimums("L4", 4) == (8.0, 32.0)
+    for gpu in ("H100", "A40"):
+        best = place(PlacementRequest(gpu=gpu, hours=1.0), bundled_catalog, limit=1)[0]
+        o = bundled_catalog.offers[best.offer_index]
+        assert o.vcpus >= 4 and o.memory_gib >= 16, o
+        bare = place(PlacementRequest(gpu=gpu, hours=1.0, host_minimums=False), bundled_catalog, limit=1)[0]
+        assert bare.hourly_usd <= best.hourly_usd  # the 2-vCPU/4-GiB slice is cheaper on paper
+    # the workload's own need applies on top
+    big = place(PlacementRequest(gpu="H100", min_vcpus=20, min_memory_gib=100, hours=1.0), bundled_catalog, limit=1)[0]
+    o = bundled_catalog.offers[big.offer_index]
+    assert o.vcpus >= 20 and o.memory_gib >= 100

@@ -144,3 +144,31 @@ def test_staleness_bounds_used_by_observed_time(steps):
     assert w.unobserved_gpu_hours == pytest.approx(np.maximum(dt - 300, 0).sum() / 3600, abs=1e-9)
     assert w.used_gpu_hours <= np.minimum(dt, 300).sum() / 3600 + 1e-9
     assert w.paid_gpu_hours == pytest.approx(dt.sum() / 3600)
+
+
+def test_smaller_gpu_comes_with_a_host_a_serving_container_fits_on():
+    from costplane.catalog import load_catalog
+
+    catalog = load_catalog(None)
+    text = "timestamp,workload,gpu_util_pct\n" + "".join(f"{60 * i},a,{10 + i % 5}\n" for i in range(120))
+    mem = "timestamp,workload,gpu_memory_bytes\n" + "".join(f"{60 * i},a,{6 * 2**30}\n" for i in range(120))
+    cfg = WasteConfig(4.0, gpu="H100", gpu_memory_gib=80.0)
+    (w,) = find_waste(parse_usage_csv(text, "u", percent=True), cfg, parse_usage_csv(mem, "m", percent=False),
+                      catalog)
+    smaller = [a for a in w.actions if a.kind == "smaller-gpu"]
+    assert smaller and _host(smaller[0].text)[0] >= 4 and _host(smaller[0].text)[1] >= 16
+    # the workload's own host need (known from its pod spec) is respected too
+    cfg = WasteConfig(4.0, gpu="H100", gpu_memory_gib=80.0, min_vcpus=16, min_memory_gib=64)
+    (w,) = find_waste(parse_usage_csv(text, "u", percent=True), cfg, parse_usage_csv(mem, "m", percent=False),
+                      catalog)
+    for a in w.actions:
+        if a.kind == "smaller-gpu":
+            assert _host(a.text)[0] >= 16 and _host(a.text)[1] >= 64
+
+
+def _host(text: str) -> tuple[float, float]:
+    import re
+
+    m = re.search(r", ([\d.]+) vCPUs, ([\d.]+) GiB,", text)
+    assert m, text
+    return float(m.group(1)), float(m.group(2))

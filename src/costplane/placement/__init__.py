@@ -10,7 +10,7 @@ from costplane.placement._fleet import (
     plan_fleet,
     read_fleet_spec,
 )
-from costplane.placement._request import Placement, PlacementRequest
+from costplane.placement._request import Placement, PlacementRequest, host_minimums
 from costplane.placement._single import feasible_rows, place, price_options
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "FleetSpec",
     "Placement",
     "PlacementRequest",
+    "host_minimums",
     "Quota",
     "Workload",
     "feasible_rows",

@@ -7,12 +7,31 @@ from typing import Any
 
 from costplane.core.errors import InputError
 
+# Host minimums: a GPU machine a person would actually run on. Catalogs list GPU slices on 2-vCPU/4-GiB
+# hosts (e.g. cudo's `*_1x2v4gb`) that are cheapest on paper but cannot feed a datacenter GPU or hold a
+# serving container. SkyPilot's cloud catalogs default to 8 vCPUs at 4 GiB per vCPU (`_DEFAULT_NUM_VCPUS = 8`,
+# `_DEFAULT_MEMORY_CPU_RATIO = 4` in sky/catalog/{aws,azure,gcp}_catalog.py; GCP's GPU hosts use
+# `_DEFAULT_GPU_MEMORY_CPU_RATIO = 4`). Per GPU: 4 vCPUs and 16 GiB for datacenter training/serving parts,
+# 2 vCPUs and 8 GiB for the smaller inference parts (T4, L4, A10G, ...), never below 4 vCPUs / 16 GiB a node.
+DATACENTER_GPUS = frozenset({"A100", "A100-80GB", "H100", "H100-MEGA", "H200", "B200", "B100", "GH200", "GB200",
+                             "MI300X", "MI325X"})
+HOST_PER_GPU = {"datacenter": (4.0, 16.0), "other": (2.0, 8.0)}  # (vCPUs, memory GiB) per GPU
+HOST_NODE_FLOOR = (4.0, 16.0)
+
+
+def host_minimums(gpu: str, gpus_per_node: int) -> tuple[float, float]:
+    """(vCPUs, memory GiB) a node with `gpus_per_node` GPUs of model `gpu` should have at least."""
+    vcpu, mem = HOST_PER_GPU["datacenter" if gpu in DATACENTER_GPUS else "other"]
+    return max(vcpu * gpus_per_node, HOST_NODE_FLOOR[0]), max(mem * gpus_per_node, HOST_NODE_FLOOR[1])
+
 
 @dataclass(frozen=True, slots=True)
 class PlacementRequest:
     """What one workload needs. `gpu` or `min_gpu_memory_gib` (or both) select the GPU model(s).
 
-    `gpus_per_node` × `nodes` GPUs in all; vCPU and memory minimums are per node.
+    `gpus_per_node` × `nodes` GPUs in all; vCPU and memory minimums are per node. With `host_minimums`
+    (the default) each offer must also have the host its GPUs need (`host_minimums()`); the workload's own
+    `min_vcpus` / `min_memory_gib` apply on top when larger.
     """
 
     gpu: str | None = None
@@ -25,6 +44,7 @@ class PlacementRequest:
     clouds: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     spot: bool = False
+    host_minimums: bool = True
 
     def __post_init__(self) -> None:
         if self.gpu is None and self.min_gpu_memory_gib <= 0:
@@ -57,6 +77,7 @@ class PlacementRequest:
             "clouds": list(self.clouds),
             "regions": list(self.regions),
             "spot": self.spot,
+            "host_minimums": self.host_minimums,
         }
 
 

@@ -14,7 +14,13 @@ import numpy as np
 from costplane.core.errors import InfeasibleError
 from costplane.core.gpus import resolve_gpu
 from costplane.core.types import Catalog
-from costplane.placement._request import Placement, PlacementRequest
+from costplane.placement._request import (
+    DATACENTER_GPUS,
+    HOST_NODE_FLOOR,
+    HOST_PER_GPU,
+    Placement,
+    PlacementRequest,
+)
 
 
 def _masks(request: PlacementRequest, catalog: Catalog) -> list[tuple[str, np.ndarray]]:
@@ -38,6 +44,16 @@ def _masks(request: PlacementRequest, catalog: Catalog) -> list[tuple[str, np.nd
     if request.min_memory_gib > 0:
         masks.append((f">= {request.min_memory_gib:g} GiB memory per node",
                       (df["memory_gib"] >= request.min_memory_gib).to_numpy()))
+    if request.host_minimums:
+        dc = df["gpu"].isin(DATACENTER_GPUS).to_numpy()
+        per = np.where(dc[:, None], HOST_PER_GPU["datacenter"], HOST_PER_GPU["other"]) * request.gpus_per_node
+        need = np.maximum(per, HOST_NODE_FLOOR)  # host_minimums(), for every row at once
+        vcpus, mem = df["vcpus"].to_numpy(dtype=float), df["memory_gib"].to_numpy(dtype=float)
+        unknown = ~(vcpus > 0) | ~(mem > 0)  # a catalog without host sizes is not second-guessed
+        ok = unknown | ((vcpus >= np.maximum(need[:, 0], request.min_vcpus) - 1e-9)
+                        & (mem >= np.maximum(need[:, 1], request.min_memory_gib) - 1e-9))
+        masks.append(("a host of at least 4 vCPUs and 16 GiB per datacenter GPU (2 and 8 per smaller GPU, "
+                      "4 and 16 a node)", ok))
     priced = df["price_usd_per_hour"].notna().to_numpy()
     if request.spot:
         priced = priced | df["spot_price_usd_per_hour"].notna().to_numpy()

@@ -55,6 +55,10 @@ class WasteConfig:
     idle_below_pct: float = DEFAULT_IDLE_BELOW_PCT
     gpu: str | None = None                 # the GPU model workloads run on, when known
     gpu_memory_gib: float | None = None    # its memory per GPU, when known
+    # the workload's own host needs per node (vCPUs, GiB), when known: a smaller GPU must come with them too;
+    # placement adds its per-GPU host minimums either way (costplane.placement.host_minimums)
+    min_vcpus: float = 0.0
+    min_memory_gib: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +181,8 @@ def _smaller_gpu(p95: float, peak_gib: float | None, observed_h: float, per_mont
 
     need = max(peak_gib * MEMORY_HEADROOM, 1.0)
     try:
-        best = place(PlacementRequest(min_gpu_memory_gib=need, gpus_per_node=cfg.gpus_per_workload), catalog, limit=1)
+        best = place(PlacementRequest(min_gpu_memory_gib=need, gpus_per_node=cfg.gpus_per_workload,
+                                      min_vcpus=cfg.min_vcpus, min_memory_gib=cfg.min_memory_gib), catalog, limit=1)
     except InfeasibleError:
         return None
     if not best:
@@ -186,8 +191,10 @@ def _smaller_gpu(p95: float, peak_gib: float | None, observed_h: float, per_mont
     if best[0].gpu == cfg.gpu or new_per_gpu_h >= cfg.price_usd_per_gpu_hour * 0.95:
         return None
     monthly = (cfg.price_usd_per_gpu_hour - new_per_gpu_h) * cfg.gpus_per_workload * observed_h * per_month
+    host = catalog.offers[best[0].offer_index]
     return Action("smaller-gpu",
-                  f"move to {best[0].gpu} ({best[0].cloud} {best[0].instance_type}, ${new_per_gpu_h:.2f}/GPU-h): "
+                  f"move to {best[0].gpu} ({best[0].cloud} {best[0].instance_type}, {host.vcpus:g} vCPUs, "
+                  f"{host.memory_gib:g} GiB, ${new_per_gpu_h:.2f}/GPU-h): "
                   f"peak memory {peak_gib:.1f} GiB + 10% fits",
                   monthly, f"a smaller GPU is slower: p95 util {p95:.0f}% leaves headroom, benchmark before moving; "
                   f"the offer is on {best[0].cloud}")
@@ -199,7 +206,8 @@ def _spot(observed_h: float, per_month: float, cfg: WasteConfig, catalog: Catalo
     from costplane.placement import PlacementRequest, place
 
     try:
-        offers = place(PlacementRequest(gpu=cfg.gpu, gpus_per_node=cfg.gpus_per_workload, spot=True), catalog, limit=5)
+        offers = place(PlacementRequest(gpu=cfg.gpu, gpus_per_node=cfg.gpus_per_workload, spot=True,
+                                        min_vcpus=cfg.min_vcpus, min_memory_gib=cfg.min_memory_gib), catalog, limit=5)
     except InfeasibleError:
         return None
     spot = [p for p in offers if p.spot]
