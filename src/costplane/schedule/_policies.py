@@ -21,9 +21,9 @@ All policies may preempt running jobs of a lower priority class for a blocked jo
 and enforce team quotas: a team may hold up to `max_gpus`; a team below its `guaranteed_gpus` may
 preempt jobs of teams running above their guarantee (borrowed GPUs).
 
-Expected spot run time (memoryless interruptions at rate λ per second, job length T):
-- restart from scratch (not checkpointable): E[T_spot] = (exp(λT) − 1) / λ
-- checkpointable every C s, restore R s:      E[T_spot] ≈ T · (1 + λ (C/2 + R))
+Expected spot run time: costplane.core.spot's renewal formula (memoryless interruptions at rate λ per
+second, job length T): restart from scratch (not checkpointable) (exp(λT) − 1) / λ; checkpointable every
+C s with restore R s, (1/λ + R)(exp(λC) − 1) per C s of progress (≈ T · (1 + λ (C/2 + R)) to first order).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from costplane.core.spot import expected_wall_s
 from costplane.schedule._ledger import Ledger
 from costplane.schedule._model import (
     MILLI_PER_GPU,
@@ -466,13 +467,12 @@ def _starve_wake(obs: Observation, cfg: SchedConfig, wake: float = math.inf) -> 
 
 # --- cost-aware elastic -----------------------------------------------------------------------
 def expected_spot_s(job: Job, cfg: SchedConfig) -> float:
+    """Expected run time on spot: the renewal formula of costplane.core.spot (the one train-plan uses), with
+    the job's checkpoint interval and restore when it can checkpoint, a restart from scratch otherwise."""
     lam = cfg.spot_interruptions_per_hour / 3600.0
-    t = job.est_s
-    if lam <= 0:
-        return t
     if job.checkpointable:
-        return t * (1.0 + lam * (cfg.checkpoint_interval_s / 2.0 + cfg.restore_s))
-    return math.expm1(min(lam * t, 50.0)) / lam
+        return float(expected_wall_s(job.est_s, lam, cfg.checkpoint_interval_s, cfg.restore_s))
+    return float(expected_wall_s(job.est_s, lam, None, 0.0))
 
 
 def choose_offer(job: Job, offers: tuple[NodeOffer, ...], now_s: float, cfg: SchedConfig,

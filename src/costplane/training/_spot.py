@@ -1,24 +1,17 @@
-"""Expected wall time of a checkpointed job under spot interruptions, its Monte Carlo check, default rates.
+"""Spot interruptions for training: default rates per cloud, and the Monte Carlo check of the expected wall time.
 
-Model: the job needs `compute_s` seconds of uninterrupted progress. Interruptions arrive as a Poisson
-process of rate `lam` per second while it runs (a job on k nodes stops when any node is reclaimed, so
-lam = k x the per-node rate). Progress is checkpointed every `interval_s` seconds of progress;
-an interruption loses the progress since the last checkpoint and costs `restore_s` of paid set-up
-(new machine, load the checkpoint) during which no interruption is counted.
+The closed form itself (`expected_wall_s`) lives in costplane.core.spot, shared with the job scheduler.
 
-A segment of x seconds of progress then takes, in expectation (the renewal argument behind Young's
-and Daly's checkpoint formulas):
-
-    E[T(x)] = (1/lam + restore_s) * (exp(lam * x) - 1)
-
-and the job is floor(W / c) full segments plus one of the remainder. To first order in lam this is
-x + lam * x * (x/2 + restore_s): each interruption loses half an interval plus the restore, on average.
-With lam = 0 it is x exactly. Expected cost = hourly price x expected hours (restore time is paid).
+Expected cost = hourly price x expected hours (restore time is paid).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from costplane.core.spot import expected_wall_s
+
+__all__ = ["expected_wall_s", "interruptions_per_hour", "simulate_wall_s"]
 
 # Spot interruptions per node-hour when the user gives none, by cloud. An ASSUMPTION, not a measurement:
 # no cloud publishes GPU interruption rates. Basis: AWS's Spot Instance Advisor buckets interruption
@@ -33,8 +26,6 @@ DEFAULT_INTERRUPTIONS_PER_HOUR: dict[str, float] = {
     "oci": 0.05,
 }
 FALLBACK_INTERRUPTIONS_PER_HOUR = 0.1
-# exp(lam * x) beyond this overflows float64; such an option is treated as never finishing.
-_MAX_EXPONENT = 700.0
 
 
 def interruptions_per_hour(cloud: str, region: str, instance_type: str, overrides: dict[str, float]) -> float:
@@ -44,27 +35,6 @@ def interruptions_per_hour(cloud: str, region: str, instance_type: str, override
         if key in overrides:
             return overrides[key]
     return DEFAULT_INTERRUPTIONS_PER_HOUR.get(cloud_l, FALLBACK_INTERRUPTIONS_PER_HOUR)
-
-
-def _segment_s(x: np.ndarray, lam: np.ndarray, restore_s: float) -> np.ndarray:
-    exponent = lam * x
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        interrupted = (1.0 / lam + restore_s) * np.expm1(np.minimum(exponent, _MAX_EXPONENT))
-        out = np.where(lam > 0, interrupted, x)
-    return np.where(exponent > _MAX_EXPONENT, np.inf, out)
-
-
-def expected_wall_s(compute_s: np.ndarray | float, lam_per_s: np.ndarray | float,
-                    interval_s: float | None, restore_s: float) -> np.ndarray:
-    """Expected wall seconds to finish `compute_s` of progress (see module docstring); vectorised."""
-    w = np.asarray(compute_s, dtype=float)
-    lam = np.asarray(lam_per_s, dtype=float)
-    w, lam = np.broadcast_arrays(w, lam)
-    c = w if interval_s is None else np.minimum(float(interval_s), w)  # no checkpoints: one segment
-    with np.errstate(divide="ignore", invalid="ignore"):
-        full = np.where(c > 0, np.floor(w / c), 0.0)
-    rest = w - full * c
-    return full * _segment_s(c, lam, restore_s) + _segment_s(rest, lam, restore_s)
 
 
 def simulate_wall_s(compute_s: float, lam_per_s: float, interval_s: float | None, restore_s: float,
