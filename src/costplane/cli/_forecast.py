@@ -337,6 +337,7 @@ def fit_cmd(
 
 def _params(state) -> dict:
     inner = getattr(state, "inner", state)
+    inner = getattr(inner, "ets", inner)  # the ensemble reports its ETS member's parameters
     out = {}
     for k in ("alpha", "beta", "gamma", "phi", "sigma", "level", "trend"):
         if hasattr(inner, k):

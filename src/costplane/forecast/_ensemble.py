@@ -5,8 +5,9 @@ Point forecast, per step: the median of three forecasts, each fitted on the same
     ETS (season S, form and parameters by AIC, `_ets.py`), seasonal naive (season S), naive (the last value).
 
 The median follows whichever two agree: a level shift is picked up at once by naive (and by ETS when its α
-is high), a daily cycle by seasonal naive and ETS, and one bad member never decides. With S = 1 the two
-naive members coincide, so the point is the naive forecast.
+is high), a daily cycle by seasonal naive and ETS, and one bad member never decides. With S = 1 seasonal
+naive would repeat naive, so the third member is instead the mean of the last h points (a window average):
+on noisy counts it sides with ETS's smoothed level, on step-like demand ETS sides with naive.
 
 Intervals: the empirical distribution of the in-sample j-step errors of the simpler forecaster that fits
 the history better (naive or seasonal naive, by mean absolute error over all steps 1..h), at every origin
@@ -81,8 +82,11 @@ class Ensemble(BaseForecaster):
 
     def _predict_state(self, state: EnsembleState, h: int) -> tuple[np.ndarray, ...]:
         ets_mean, ets_sd = ets_predict(state.ets, h)
-        means = np.stack([ets_mean, seasonal_naive_predict(state.seasonal, h)[0],
-                          seasonal_naive_predict(state.naive, h)[0]])
+        if state.seasonal.season > 1:
+            third = seasonal_naive_predict(state.seasonal, h)[0]
+        else:  # no season: a window average instead of a second naive
+            third = np.full(h, state.tail[-h:].mean())
+        means = np.stack([ets_mean, third, seasonal_naive_predict(state.naive, h)[0]])
         mean = np.median(means, axis=0)
         errors = step_errors(state.tail, h, state.season)
         if errors is None:
