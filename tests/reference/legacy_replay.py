@@ -12,67 +12,10 @@ from typing import Any
 import numpy as np
 
 from costplane.autoscale import AutoscaleConfig, Observation, ServiceSpec, load_policy
+from costplane.replay.cluster import _Queue  # the FIFO queue is shared; the step loop around it is the reference
 from costplane.replay.inference import initial_replicas, static_peak_replicas
 from costplane.replay.oracle import cold_start_steps, queue_steps
 from costplane.traces import DemandSeries
-
-
-class _Queue:
-    """FIFO of (arrival step, units) with a deadline of `d` steps; tracks the delay of served units."""
-
-    __slots__ = ("d", "items", "units", "unserved", "delay_units")
-
-    def __init__(self, d: int) -> None:
-        self.d = d
-        self.items: deque[list[float]] = deque()
-        self.units = 0.0
-        self.unserved = 0.0
-        self.delay_units = np.zeros(d + 1)
-
-    def run(self, t0: int, arrivals: np.ndarray, capacity: float) -> float:
-        """Steps t0.. with constant capacity; while nothing waits, steps that fit are served in one numpy pass."""
-        served = 0.0
-        i, n = 0, arrivals.size
-        while i < n:
-            if not self.items:
-                over = np.flatnonzero(arrivals[i:] > capacity)
-                j = n if over.size == 0 else i + int(over[0])
-                if j > i:
-                    fit = float(arrivals[i:j].sum())
-                    self.delay_units[0] += fit
-                    served += fit
-                    i = j
-                    continue
-            served += self.step(t0 + i, float(arrivals[i]), capacity)
-            i += 1
-        return served
-
-    def step(self, t: int, arrived: float, capacity: float) -> float:
-        items = self.items
-        if not items and arrived <= capacity:  # fast path: nothing waits, all served now
-            self.delay_units[0] += arrived
-            return arrived
-        while items and items[0][0] < t - self.d:
-            self.unserved += items[0][1]
-            self.units -= items[0][1]
-            items.popleft()
-        if arrived > 0:
-            items.append([t, arrived])
-            self.units += arrived
-        served = 0.0
-        while capacity > 1e-12 and items:
-            head = items[0]
-            take = head[1] if head[1] <= capacity else capacity
-            head[1] -= take
-            capacity -= take
-            served += take
-            self.delay_units[t - int(head[0])] += take
-            if head[1] <= 1e-12:
-                items.popleft()
-        self.units -= served
-        if not items:
-            self.units = 0.0
-        return served
 
 
 def legacy_replay(series: DemandSeries, spec: ServiceSpec, policy: str | Callable[..., Any],
