@@ -69,3 +69,36 @@ def test_rejected_rows_are_reported_and_good_rows_kept(cli, tmp_path):
     assert out["rejected_rows"] == 1 and "line 3" in out["rejected"][0]
     assert len(out["warnings"]) == 1 and "line 5" in out["warnings"][0]
     assert "rejected" in r.err and out["workloads"][0]["paid_gpu_hours"] == pytest.approx(240 / 3600, abs=1e-5)  # kept samples at 0 and 120 s: 120 s + median 120 s
+
+
+def test_store_memory_series_reach_the_memory_recommendation(cli, tmp_path):
+    """`waste` without --utilisation reads the store: gpu_memory_used_bytes (as DCGM ingest stores FB_USED) joins
+    the workload's utilisation, so its peak memory is measured and drives the smaller-GPU action (SQLite)."""
+    from costplane.store import Store
+
+    url = f"sqlite:///{tmp_path / 'waste.db'}"
+    store = Store.open(url)
+    t0, n = 1_782_864_000.0, 48  # 4 h of 5-minute samples
+    node = {"Hostname": "gpu-a", "gpu": "0", "node_kubernetes_io_instance_type": "a2-ultragpu-8g",
+            "topology_kubernetes_io_region": "us-central1"}
+
+    def series(metric: str, value) -> list[dict]:
+        return [{"source": "prometheus", "metric": metric, "series_key": f"{metric}{{gpu-a,0}}", "ts_s": t0 + 300.0 * k,
+                 "value": value(k), "workload": "embed", "team": "search", "labels": node} for k in range(n)]
+
+    gib = 2.0 ** 30
+    store.add_usage_samples(series("gpu_util_pct", lambda k: 20.0 + (k % 4))  # p95 23 %: compute to spare
+                            + series("gpu_memory_used_bytes", lambda k: (9.0 if k == 30 else 6.0) * gib))
+    store.engine.dispose()
+    r = cli("waste", "--db", url, "--window", "4h", "--end", t0 + n * 300.0, "--json")
+    assert r.code == 0, r.err
+    (embed,) = r.json()["workloads"]
+    assert embed["peak_memory_gib"] == pytest.approx(9.0)
+    smaller = next(a for a in embed["alternatives"] if a["kind"] == "smaller-gpu")
+    assert "peak memory 9.0 GiB + 10% fits" in smaller["text"] and smaller["monthly_saving_usd"] > 0
+    # without the memory series the same store gives no memory-based action and no peak
+    with Store.open(url).engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM usage_samples WHERE metric = 'gpu_memory_used_bytes'")
+    (bare,) = cli("waste", "--db", url, "--window", "4h", "--end", t0 + n * 300.0, "--json").json()["workloads"]
+    assert bare["peak_memory_gib"] is None
+    assert all(a["kind"] != "smaller-gpu" for a in bare["alternatives"])
