@@ -33,6 +33,9 @@ RUN: dict[str, tuple[tuple[str, ...], str | None]] = {
     "costplane cost --window 7d --by team --json": ((), "costplane cost --window 7d --by team --json --sample"),
     "costplane cost --by project --share-idle": ((), "costplane cost --by project --share-idle --sample"),
     "costplane ingest focus tests/data/focus_malformed.csv": ((), None),
+    "costplane waste --sample": ((), None),
+    "costplane waste --utilisation ../shared/data/traces/alibaba-genai-2026-usage/pod_gpu_duty_cycle_anon.csv "
+    "--price-usd-per-gpu-hour 2.0 --json": ((), None),
     "costplane budget status --sample": (("costplane budget set --team creative --amount 15000",
                                           "costplane budget set --project banner-gen --amount 2000"), None),
 }

@@ -93,7 +93,7 @@ def test_cli_usage_json_and_all_rejected(cli, tmp_path):
     assert res.code == 1 and res.err_lines[-1].startswith("error: all 1 rows rejected")
     nohdr = _write(tmp_path, "nohdr.csv", "a,b\n1,2\n")
     res = cli("ingest", "usage", nohdr, "--db", db)
-    assert res.code == 2 and "no timestamp and no workload column" in res.err
+    assert res.code == 2 and "no timestamp column and no workload column" in res.err
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,4 +1,4 @@
-"""Plain usage CSV -> UsageSample rows, in three layouts recognised by their header:
+"""Plain usage CSV -> UsageSample rows; the layouts are read by costplane.traces._usage (shared with `waste`):
 
 - long:    `timestamp,workload,metric,value[,team,project]`  (one metric per row)
 - wide:    `timestamp,workload,gpu_util_pct[,gpu_memory_used_bytes,...][,team,project]`
@@ -17,108 +17,39 @@ Timestamps are epoch seconds or ISO 8601. Explicit rules:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from costplane.core.errors import InputError
 from costplane.core.times import iso, parse_timestamp
 from costplane.ingest._csvfile import read_rows
-from costplane.ingest._metrics import GPU_MEMORY_USED_BYTES, GPU_UTIL_PCT
 from costplane.ingest._report import IngestReport
 from costplane.store._validate import RowProblem, check_usage_row
+from costplane.traces._usage import UsageLayout, check_value
 
 SOURCE = "usage_csv"
 FUTURE_TOLERANCE_S = 300.0  # 5 min of clock difference between exporter and us is normal; more is skew
-TIMESTAMP_COLUMNS = ("timestamp", "timestamp_anon", "ts", "ts_s", "time", "ds")
-WORKLOAD_COLUMNS = ("workload", "container_ip", "pod", "container", "unique_id")
 ATTRIBUTE_COLUMNS = ("team", "project")
-MAX_METRIC_NAME = 128
-
-
-def _find(header_lower: Sequence[str], names: Sequence[str]) -> int | None:
-    for name in names:
-        if name in header_lower:
-            return header_lower.index(name)
-    return None
-
-
-def metric_from_filename(path: Path) -> str | None:
-    name = Path(path).name.lower()
-    if "memory" in name or "mem_" in name:
-        return GPU_MEMORY_USED_BYTES
-    if "duty_cycle" in name or "util" in name:
-        return GPU_UTIL_PCT
-    return None
-
-
-def check_value(metric: str, value: float) -> str | None:
-    """Why a value is impossible for its metric (unit from the name's suffix), or None when plausible."""
-    if not math.isfinite(value):
-        return "not a finite number"
-    if metric.endswith("_pct") and not 0.0 <= value <= 100.0:
-        return "a percentage outside [0, 100]"
-    if metric.endswith(("_bytes", "_w", "_per_s", "_s")) and value < 0:
-        return "negative, but this metric cannot be"
-    return None
-
-
-class _Layout:
-    def __init__(self, path: Path, header: list[str], metric: str | None) -> None:
-        lower = [h.lower() for h in header]
-        self.n_fields = len(header)
-        self.ts = _find(lower, TIMESTAMP_COLUMNS)
-        self.workload = _find(lower, WORKLOAD_COLUMNS)
-        self.team = _find(lower, ("team",))
-        self.project = _find(lower, ("project",))
-        if self.ts is None or self.workload is None:
-            missing = [what for what, i in (("timestamp", self.ts), ("workload", self.workload)) if i is None]
-            raise InputError(f"{path}: no {' and no '.join(missing)} column (header: {','.join(header)})",
-                             fix="use timestamp,workload,metric,value or timestamp,workload,gpu_util_pct "
-                                 "or the Alibaba timestamp_anon,value,container_ip layout")
-        self.metric_col = _find(lower, ("metric",))
-        self.value_col = _find(lower, ("value",))
-        used = {self.ts, self.workload, self.team, self.project}
-        if self.metric_col is not None and self.value_col is not None:
-            self.name, self.wide = "long", []
-        elif self.value_col is not None:
-            self.name, self.wide = "alibaba", []
-            self.fixed_metric = metric or metric_from_filename(path)
-            if self.fixed_metric is None:
-                raise InputError(f"{path}: a `value` column without a `metric` column, and the file name does not "
-                                 "say what it measures", fix="pass --metric gpu_util_pct (or gpu_memory_used_bytes)")
-        else:
-            self.name = "wide"
-            self.wide = [(i, header[i]) for i in range(len(header)) if i not in used]
-            if not self.wide:
-                raise InputError(f"{path}: no metric column besides {','.join(header)}",
-                                 fix="add a column such as gpu_util_pct, or metric,value columns")
-            too_long = [h for _, h in self.wide if len(h) > MAX_METRIC_NAME]
-            if too_long:
-                raise InputError(f"{path}: metric column name {too_long[0][:40]!r}... is over {MAX_METRIC_NAME} "
-                                 "characters", fix="rename the column")
 
 
 def parse_usage(path: Path, now_s: float, metric: str | None = None, source: str = SOURCE,
                 future_tolerance_s: float = FUTURE_TOLERANCE_S) -> tuple[list[dict[str, Any]], IngestReport]:
     """UsageSample rows of the good samples (deduplicated), and a report of what was skipped and why."""
     header, records = read_rows(path)
-    layout = _Layout(path, header, metric)
+    layout = UsageLayout.of(str(path), header, metric)
     report = IngestReport(source=f"{source} {path}", kind="usage_samples", details={"layout": layout.name})
     seen: dict[tuple[str, str, float], float] = {}
     conflicts = 0
     rows: list[dict[str, Any]] = []
     for line, fields in records:
-        if len(fields) != layout.n_fields:
+        if len(fields) != len(header):
             report.read += 1
-            report.reject(line, None, None, f"row has {len(fields)} fields, the header has {layout.n_fields}")
+            report.reject(line, None, None, f"row has {len(fields)} fields, the header has {len(header)}")
             continue
         ts_text = fields[layout.ts].strip()
         workload = fields[layout.workload].strip()
         team = fields[layout.team].strip() or None if layout.team is not None else None
         project = fields[layout.project].strip() or None if layout.project is not None else None
-        samples = _samples(layout, header, fields)
+        samples = layout.samples(fields)
         report.read += len(samples)
         try:
             ts_s = parse_timestamp(ts_text)
@@ -167,15 +98,6 @@ def parse_usage(path: Path, now_s: float, metric: str | None = None, source: str
     if conflicts:
         report.warnings.append(f"{conflicts} repeated sample(s) had another value than the first; the first was kept")
     return rows, report
-
-
-def _samples(layout: _Layout, header: list[str], fields: list[str]) -> list[tuple[str, str, str]]:
-    """(metric, column, value text) per sample in the row: one for long/Alibaba, one per metric column for wide."""
-    if layout.name == "long":
-        return [(fields[layout.metric_col].strip(), header[layout.value_col], fields[layout.value_col].strip())]
-    if layout.name == "alibaba":
-        return [(layout.fixed_metric, header[layout.value_col], fields[layout.value_col].strip())]
-    return [(name, name, fields[i].strip()) for i, name in layout.wide if fields[i].strip()]
 
 
 def ingest_usage(path: Path, store, now_s: float, metric: str | None = None, source: str = SOURCE,

@@ -1,9 +1,10 @@
-"""GPU use series: parse the two accepted CSV layouts, and the interval rule that makes paid and used agree.
+"""GPU use series: one metric read from a usage CSV, and the interval rule that makes paid and used agree.
 
-Layouts (by header, any column order, extra columns ignored):
+Layouts: costplane.traces._usage, the reader `ingest usage` uses too (by header, any column order):
   * `timestamp,workload,gpu_util_pct` — timestamp in epoch seconds or ISO 8601 (value column may also be
-    `gpu_memory_bytes` / `value` for a memory file);
-  * Alibaba GenAI: `timestamp_anon,value,container_ip` — the container is the workload.
+    `gpu_memory_used_bytes` / `gpu_memory_bytes` / `value` for a memory file);
+  * Alibaba GenAI: `timestamp_anon,value,container_ip` — the container is the workload;
+  * long: `timestamp,workload,metric,value` — the rows of the metric read.
 
 Interval rule (per workload, samples sorted by time, duplicates at one timestamp averaged):
     interval_i = t_{i+1} − t_i for every sample but the last; the last gets the workload's median interval
@@ -28,12 +29,12 @@ import numpy as np
 import pandas as pd
 
 from costplane.core.errors import InputError
+from costplane.core.times import parse_timestamp
+from costplane.core.vocabulary import GPU_MEMORY_USED_BYTES, GPU_UTIL_PCT
+from costplane.traces._usage import MEMORY_COLUMNS, UTIL_COLUMNS, UsageLayout
 
 DEFAULT_INTERVAL_S = 60.0  # one sample a minute, the usual DCGM exporter scrape
 STALENESS_S = 300.0  # Prometheus' lookback delta: a sample stands for at most 5 minutes after it
-_TIME_COLS = ("timestamp", "timestamp_anon", "ts", "ts_s", "time")
-_KEY_COLS = ("workload", "container_ip", "container", "pod")
-_VALUE_COLS = ("gpu_util_pct", "value", "gpu_memory_bytes", "gpu_memory_used_bytes", "util")
 
 
 @dataclass(frozen=True)
@@ -51,76 +52,81 @@ class UsageSeries:
         return list(dict.fromkeys(self.workload.tolist()))
 
 
-def _parse_time(raw: pd.Series) -> pd.Series:
-    """Epoch seconds from epoch numbers or ISO 8601 strings (whichever most rows are); bad ones NaN."""
-    numeric = pd.to_numeric(raw, errors="coerce")
-    if numeric.notna().sum() >= max(1, raw.notna().sum() // 2):
-        return numeric.astype("float64")
-    parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
-    return (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-
-
-def _pick(columns: list[str], options: tuple[str, ...], what: str, name: str) -> str:
-    for o in options:
-        if o in columns:
-            return o
-    raise InputError(f"{name}: no {what} column in header {','.join(columns)}",
-                     fix="use the header timestamp,workload,gpu_util_pct or timestamp_anon,value,container_ip")
-
-
 def parse_usage_csv(text: str, name: str, *, percent: bool) -> UsageSeries:
     """Parse CSV text into a UsageSeries. Malformed rows are skipped and counted with their first line.
 
-    `percent=True` rejects values outside 0..100 (utilisation); else values must be ≥ 0 (memory bytes).
+    The layouts are costplane.traces._usage's (shared with `ingest usage`); this reads one metric from
+    them: utilisation (`percent=True`, values in 0..100) or GPU memory in bytes (values >= 0).
     """
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
         raise InputError(f"{name}: empty file", fix="pass a CSV with a header line and samples")
-    good: list[list[str]] = []
-    lines: list[int] = []
+    header = [h.strip() for h in header]
+    wanted = UTIL_COLUMNS if percent else MEMORY_COLUMNS
+    layout = UsageLayout.of(name, header, GPU_UTIL_PCT if percent else GPU_MEMORY_USED_BYTES)
+    column = layout.column_for(wanted)
+    if column is None:
+        raise InputError(f"{name}: no {'utilisation' if percent else 'memory'} column in header {','.join(header)}",
+                         fix="use the header timestamp,workload,gpu_util_pct or timestamp_anon,value,container_ip")
     malformed: list[int] = []
-    for line_no, row in enumerate(reader, start=2):
-        if not row:
+    bad: dict[str, list] = {"timestamp": [], "number": [], "workload": []}  # what -> [count, first line, value]
+    rejected: list[str] = []
+    keys: list[str] = []
+    stamps: list[float] = []
+    values: list[float] = []
+    read = 0
+    for line_no, fields in enumerate(reader, start=2):
+        if not fields:
             continue
-        if len(row) != len(header):
+        read += 1
+        if len(fields) != len(header):
             malformed.append(line_no)
             continue
-        good.append(row)
-        lines.append(line_no)
-    df = pd.DataFrame(good, columns=header, dtype=str)
-    df.columns = [c.strip().lower() for c in df.columns]
-    cols = list(df.columns)
-    t_col = _pick(cols, _TIME_COLS, "timestamp", name)
-    k_col = _pick(cols, _KEY_COLS, "workload", name)
-    v_col = _pick([c for c in cols if c not in (t_col, k_col)], _VALUE_COLS, "value", name)
-    ts = _parse_time(df[t_col])
-    value = pd.to_numeric(df[v_col], errors="coerce")
-    key = df[k_col].fillna("").str.strip()
-    line = np.asarray(lines, dtype=int)
+        picked = [(col, v) for metric, col, v in layout.samples(fields) if metric == column]
+        if layout.name == "long" and not picked:
+            continue  # another metric's row
+        col, raw_value = picked[0] if picked else (column, "")
+        t_text, key = fields[layout.ts].strip(), fields[layout.workload].strip()
+        problems = []
+        try:
+            ts = parse_timestamp(t_text)
+        except ValueError:
+            problems.append(("timestamp", header[layout.ts], t_text))
+        try:
+            value = float(raw_value)
+            if not math.isfinite(value):
+                raise ValueError
+        except ValueError:
+            problems.append(("number", col, raw_value))
+        if not key:
+            problems.append(("workload", header[layout.workload], key))
+        for what, c, v in problems:
+            entry = bad[what]
+            if not entry:
+                entry.extend([0, line_no, v, c])
+            entry[0] += 1
+        if problems:
+            continue
+        if (percent and not 0 <= value <= 100) or (not percent and value < 0):
+            rejected.append(f"{name}: line {line_no}: {col}={raw_value} outside {'0..100' if percent else '>= 0'}")
+            continue
+        keys.append(key)
+        stamps.append(ts)
+        values.append(value)
     warnings: list[str] = []
     if malformed:
         warnings.append(f"{name}: {len(malformed)} malformed row(s) with a wrong number of fields skipped "
                         f"(first at line {malformed[0]}; the header has {len(header)})")
-    bad_t, bad_v, bad_k = ts.isna() | ~np.isfinite(ts), value.isna(), key == ""
-    for mask, col, what in ((bad_t, t_col, "timestamp"), (bad_v, v_col, "number"), (bad_k, k_col, "workload")):
-        if mask.any():
-            first = int(line[mask.to_numpy()][0])
-            warnings.append(f"{name}: {int(mask.sum())} row(s) with no valid {what} in column {col!r} "
-                            f"(first at line {first}, value {df[col][mask].iloc[0]!r}) skipped")
-    ok = ~(bad_t | bad_v | bad_k)
-    out_of_range = ok & ((value < 0) | (value > 100)) if percent else ok & (value < 0)
-    rejected: list[str] = []
-    if out_of_range.any():
-        idx = np.flatnonzero(out_of_range.to_numpy())
-        rejected = [f"{name}: line {int(line[i])}: {v_col}={df[v_col].iloc[i]} outside "
-                    f"{'0..100' if percent else '>= 0'}" for i in idx]
-    keep = (ok & ~out_of_range).to_numpy()
-    if not keep.any():
-        raise InputError(f"{name}: no valid rows ({len(df)} read, {len(rejected)} rejected)",
+    for what, entry in bad.items():
+        if entry:
+            count, first, value, col = entry
+            warnings.append(f"{name}: {count} row(s) with no valid {what} in column {col!r} "
+                            f"(first at line {first}, value {value!r}) skipped")
+    if not keys:
+        raise InputError(f"{name}: no valid rows ({read} read, {len(rejected)} rejected)",
                          fix="check the file has timestamp, workload and value columns with numbers")
-    frame = pd.DataFrame({"workload": key[keep].to_numpy(), "ts_s": ts[keep].to_numpy(),
-                          "value": value[keep].to_numpy(dtype=float)})
+    frame = pd.DataFrame({"workload": keys, "ts_s": stamps, "value": values})
     # Several samples of one workload at one time (e.g. two GPUs of a pod): their mean.
     frame = frame.groupby(["workload", "ts_s"], as_index=False, sort=True)["value"].mean()
     return UsageSeries(frame.workload.to_numpy(dtype=object), frame.ts_s.to_numpy(float),
