@@ -23,7 +23,6 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -33,6 +32,7 @@ from costplane.api._analytics import COST_END_ROUND_S
 from costplane.api._deps import CatalogDep, ClockDep, StoreDep, TeamScope, get_nodes
 from costplane.api._errors import error_responses
 from costplane.core.errors import InputError
+from costplane.core.times import parse_timestamp
 
 IDLE = "__idle__"
 UNALLOCATED = "__unallocated__"
@@ -46,17 +46,16 @@ root_router = APIRouter(tags=["allocation"], responses=error_responses(400, 401,
 
 
 def _time_s(text: str) -> float:
+    """Epoch seconds or RFC 3339 (ISO 8601 with a zone, as OpenCost requires), by the project's one parser."""
     text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
+    numeric = re.fullmatch(r"\d+(\.\d+)?", text) is not None
+    if not numeric and "T" in text.upper() and not re.search(r"(?:[zZ]|[+-]\d\d:?\d\d)$", text):
+        raise InputError(f"window time {text!r} has no time zone", fix="end it with Z or +00:00 (RFC 3339)")
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_timestamp(text)
     except ValueError:
         raise InputError(f"window time {text!r} is neither RFC 3339 nor epoch seconds",
                          fix="write window=2026-01-01T00:00:00Z,2026-01-02T00:00:00Z") from None
-    if dt.tzinfo is None:
-        raise InputError(f"window time {text!r} has no time zone", fix="end it with Z or +00:00 (RFC 3339)")
-    return dt.timestamp()
 
 
 def parse_window(window: str, now_s: float) -> tuple[float, float]:
