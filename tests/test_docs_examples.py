@@ -132,3 +132,24 @@ def test_doc_example_prints_the_documented_figures(example, tmp_path):
     missing = sorted(numbers(shown) - numbers(printed))
     assert not missing, (f"{example.doc}:{example.line}: `{instead or example.command}` no longer prints "
                          f"{missing[:12]}; re-run it and update the docs.\nIt printed:\n{printed[:3000]}")
+
+
+def test_the_fleet_file_in_docs_placement_plans(tmp_path):
+    """docs/placement.md's `plan` example file is valid and plans on the bundled catalog (contract invariants)."""
+    import json
+
+    text = (ROOT / "docs" / "placement.md").read_text()
+    section = text[text.index("## `costplane plan FILE`"):]
+    fleet = section[section.index("```yaml") + len("```yaml"): section.index("```", section.index("```yaml") + 7)]
+    path = tmp_path / "fleet.yaml"
+    path.write_text(fleet)
+    env = {**os.environ, "COSTPLANE_HOME": str(tmp_path / "home")}
+    p = run(f"costplane plan {path} --json", env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["status"] == "optimal" and len(out["assignments"]) == 3
+    assert abs(out["total_usd"] - sum(a["total_usd"] for a in out["assignments"])) <= 0.01
+    assert out["naive_total_usd"] >= out["total_usd"] - 0.01
+    lambda_h100 = sum(a["gpus_per_node"] * a["nodes"] for a in out["assignments"]
+                      if a["cloud"] == "lambda" and a["gpu"] == "H100")
+    assert lambda_h100 <= 8
