@@ -143,4 +143,6 @@ def test_operation_ids_are_tag_name_and_unique(sqlite_world):
         tag, _, name = op_id.partition("-")
         assert tag and name, op_id
     assert {"spend-get_spend", "budgets-list_budgets", "system-whoami", "decisions-list_decisions"} <= set(ids)
-    assert all(p.startswith(("/api/v1/", "/healthz", "/metrics")) for p in spec["paths"])
+    # OpenCost clients call /allocation on the host root: those aliases are the only paths outside /api/v1
+    assert all(p.startswith(("/api/v1/", "/healthz", "/metrics", "/allocation")) for p in spec["paths"])
+    assert {"/allocation", "/allocation/compute"} <= set(spec["paths"])

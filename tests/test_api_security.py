@@ -248,6 +248,7 @@ def test_webhook_delivery_verifies_tls_and_sends_a_bearer_token(tmp_path):
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
     from api_fixtures import self_signed_cert
+
     from costplane.budget import Alert
     from costplane.budget._webhook import post_alerts
 

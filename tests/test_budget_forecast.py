@@ -78,7 +78,10 @@ class _Recorder(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def webhook_server():
+def webhook_server(monkeypatch):
+    # a loopback http receiver is refused by default (internal address, not https): the admin allows this one
+    monkeypatch.setenv("COSTPLANE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("COSTPLANE_WEBHOOK_ALLOW_HTTP", "1")
     _Recorder.received = []
     server = HTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -152,10 +152,11 @@ def test_contract_check_place_plan_catalog_hold():
         pytest.skip("contract-check or the costplane console script is not available")
     p = subprocess.run([sys.executable, str(checker), str(exe)], capture_output=True, text=True, timeout=600,
                        cwd=REPO_ROOT)
+    # lines are "NAME<padding>STATUS", where NAME may hold a space ("place --sky-yaml")
     status = {}
     for line in p.stdout.splitlines():
-        name, _, rest = line.partition(" ")
-        if rest.strip():
-            status[name] = rest.strip()
+        name, sep, rest = line.partition("  ")
+        if sep and rest.strip():
+            status[name.strip()] = rest.strip()
     for name in ("place", "plan", "catalog"):
         assert status.get(name) == "ok", f"{name}: {status.get(name)!r}\n{p.stdout}"

@@ -11,6 +11,7 @@ Ledger of the scrape target (values the test asserts):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -92,28 +93,28 @@ def _serve(handler) -> ThreadingHTTPServer:
     return server
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    """A real Prometheus (Debian package) scraping the test's target every second; yields its URL."""
+@contextlib.contextmanager
+def running_prometheus(handler, tmp, ready_query: str, min_samples: int = 8):
+    """A real Prometheus (Debian package) scraping `handler`'s loopback target every second; yields its URL
+    once `ready_query` (a count_over_time) reaches `min_samples` for every series."""
     binary = shutil.which("prometheus")
     if binary is None:
         reason = "prometheus binary not found (apt-get install prometheus; scripts/test.sh does it in CI)"
         if IN_CI:
             pytest.fail(reason)
         pytest.skip(reason)
-    target = _serve(_Target)
-    tmp = tmp_path_factory.mktemp("prometheus")
+    target = _serve(handler)
     config = tmp / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: dcgm\n    static_configs:\n      - targets: ['127.0.0.1:{target.server_port}']\n")
+        f"scrape_configs:\n  - job_name: test\n    static_configs:\n      - targets: ['127.0.0.1:{target.server_port}']\n")
     port = _free_port()
     proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "w"))
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_samples(url, proc, tmp / "prometheus.log")
+        _wait_for_samples(url, proc, tmp / "prometheus.log", ready_query, min_samples)
         yield url
     finally:
         proc.terminate()
@@ -124,14 +125,21 @@ def prometheus(tmp_path_factory):
         target.shutdown()
 
 
-def _wait_for_samples(url: str, proc: subprocess.Popen, log, min_samples: int = 8, timeout_s: float = 45.0) -> None:
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    with running_prometheus(_Target, tmp_path_factory.mktemp("prometheus"),
+                            "count_over_time(DCGM_FI_DEV_GPU_UTIL[5m])") as url:
+        yield url
+
+
+def _wait_for_samples(url: str, proc: subprocess.Popen, log, query: str, min_samples: int,
+                      timeout_s: float = 60.0) -> None:
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"prometheus exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            r = httpx.get(f"{url}/api/v1/query", params={"query": "count_over_time(DCGM_FI_DEV_GPU_UTIL[5m])"},
-                          timeout=2)
+            r = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=2)
             result = r.json()["data"]["result"]
             if result and min(float(x["value"][1]) for x in result) >= min_samples:
                 return

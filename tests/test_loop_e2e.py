@@ -24,9 +24,8 @@ import httpx
 import pytest
 import yaml
 from test_controller import FakeKubeAPI
-from test_ingest_prometheus import _free_port, _serve
+from test_ingest_prometheus import _free_port, running_prometheus
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PODS = ("chat-7d9f8c6b5d-x2kq9", "chat-7d9f8c6b5d-m4pzt")
 SPEC = {"gpu": "H100", "gpus_per_replica": 1, "capacity_per_replica": 2.1, "cold_start_s": 120,
         "min_replicas": 1, "max_replicas": 32, "scale_to_zero": False, "max_queue_s": 10}
@@ -59,42 +58,10 @@ class _Serving(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    import shutil
-
-    binary = shutil.which("prometheus")
-    if binary is None:
-        reason = "prometheus binary not found (apt-get install prometheus; scripts/test.sh does it in CI)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    target = _serve(_Serving)
-    tmp = tmp_path_factory.mktemp("prom-e2e")
-    (tmp / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-        f"scrape_configs:\n  - job_name: vllm\n    static_configs:\n      - targets: ['127.0.0.1:{target.server_port}']\n")
-    port = _free_port()
-    proc = subprocess.Popen([binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:  # 15 s of rate() samples over a 5 s window
-            try:
-                r = httpx.get(f"{url}/api/v1/query", timeout=2,
-                              params={"query": "count_over_time(vllm:num_requests_waiting[5m])"}).json()
-                if r["data"]["result"] and min(float(x["value"][1]) for x in r["data"]["result"]) >= 20:
-                    break
-            except (httpx.HTTPError, ValueError, KeyError):
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("Prometheus scraped nothing in 60 s")
+    # 20 scrapes: 15 s of rate() samples over a 5 s window
+    with running_prometheus(_Serving, tmp_path_factory.mktemp("prom-e2e"),
+                            "count_over_time(vllm:num_requests_waiting[5m])", min_samples=20) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        target.shutdown()
 
 
 def _cli(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -159,7 +126,11 @@ def test_ingested_serving_metrics_scale_the_deployment_and_show_in_the_api(prome
         assert queue == [7.0], "the observation carries the summed vLLM waiting queue"
         api_cost = httpx.get(f"{base}/api/v1/cost", params={"window": "1h", "by": "team"}, timeout=10,
                              headers={"Authorization": f"Bearer {token['token']}"}).json()
-        assert api_cost["total_usd"] == pytest.approx(priced["total_usd"], abs=0.01)
+        # the API's window ends at the current whole minute: the CLI over that very window agrees to the cent
+        api_end = api_cost["window"]["end"]
+        same = json.loads(_cli("cost", "--window", "1h", "--end", str(api_end), "--by", "team", "--db", db,
+                               "--json").stdout)
+        assert api_cost["total_usd"] == pytest.approx(same["total_usd"], abs=0.005) and same["total_usd"] > 0
         _dashboard_shows(base, token["token"], "deployment/serving/chat")
     finally:
         server.terminate()
