@@ -66,9 +66,8 @@ def _profile(**over) -> dict:
 
 
 def brute_force(raw: dict, catalog: Catalog, series: DemandSeries) -> tuple | None:
-    """Independent of serveplan: memory from the catalog rows, the cheapest on-demand row by hand, one replay each."""
-    from costplane.placement import host_minimums
-
+    """Independent of serveplan: memory from the catalog rows, the cheapest on-demand row by hand (as CONTRACTS.md
+    `replay` prices a replica: whatever its host), one replay each."""
     slo = raw["slo"].get("served", 0.999)
     best = None
     for c in raw["candidates"]:
@@ -76,15 +75,13 @@ def brute_force(raw: dict, catalog: Catalog, series: DemandSeries) -> tuple | No
         need = c.get("memory_gib", raw["memory_gib"])
         if not rows or max(o.gpu_memory_gib for o in rows) * c["gpus_per_replica"] < need:
             continue
-        host_vcpus, host_gib = host_minimums(c["gpu"], c["gpus_per_replica"])  # placement's host rule
-        prices = [o.price_usd_per_hour for o in rows if o.gpus == c["gpus_per_replica"] and o.price_usd_per_hour
-                  and o.vcpus >= host_vcpus and o.memory_gib >= host_gib]
+        prices = [o.price_usd_per_hour for o in rows if o.gpus == c["gpus_per_replica"] and o.price_usd_per_hour]
         if not prices:
             continue
         spec = ServiceSpec(raw["name"], c["gpu"], c["gpus_per_replica"], c["capacity_per_replica"], c["cold_start_s"],
                            raw.get("min_replicas", 0), raw["max_replicas"], raw.get("scale_to_zero", False),
                            raw["slo"]["max_queue_s"])
-        r = replay_inference(series, spec, "hybrid", min(prices), AutoscaleConfig(service=spec), with_oracle=False)
+        r = replay_inference(series, spec, DEFAULT_POLICY, min(prices), AutoscaleConfig(service=spec), with_oracle=False)
         key = (round(r.cost_usd, 4), -r.demand_served_fraction)
         if r.demand_served_fraction >= slo and (best is None or key < best[0]):
             best = (key, c["gpu"], c["gpus_per_replica"], c.get("variant"), r.demand_served_fraction)
@@ -110,10 +107,10 @@ def test_choice_equals_brute_force_over_the_same_replays():
     # the table: every candidate once (no spot allowed), sorted by cost, unpriced last
     costs = [o.cost_usd for o in plan.options]
     assert len(plan.options) == 5 and costs[:4] == sorted(costs[:4]) and costs[4] is None  # L4 x1: 24 < 40 GiB
-    # placement's host minimums (4 vCPUs / 16 GiB per datacenter GPU) keep the 2-vCPU "h100-tiny" out, for
-    # serve-plan as for `replay`; the profile's own host minimum gives the same machine here
+    # without host minimums in the profile a replica is priced as `costplane replay` prices it (CONTRACTS.md):
+    # the cheapest on-demand offer, here the 2-vCPU "h100-tiny"; the profile's own host minimum keeps it out
     h100 = next(o for o in plan.options if o.setup.gpu == "H100" and o.setup.candidate.gpus_per_replica == 1)
-    assert h100.price_usd_per_hour == 4.00 and h100.setup.on_demand.instance_type == "h100-1"
+    assert h100.price_usd_per_hour == 3.50 and h100.setup.on_demand.instance_type == "h100-tiny"
     hosted = prepare(parse_profile(_profile(host={"min_vcpus_per_gpu": 4, "min_memory_gib_per_gpu": 16})), CATALOG)
     assert hosted[0].on_demand.instance_type == "h100-1" and hosted[0].on_demand.hourly_usd == 4.00
 

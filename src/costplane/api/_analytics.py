@@ -139,12 +139,9 @@ def backtest_series(series: dict[str, list[float]], horizon: int, windows: int, 
 
 
 def _replica_price(spec, catalog: Catalog) -> tuple[float, str]:
-    if spec.price_usd_per_hour is not None:
-        return spec.price_usd_per_hour, "service spec price_usd_per_hour"
-    from costplane.placement import PlacementRequest, place
+    from costplane.replay.inference import replica_price
 
-    best = place(PlacementRequest(gpu=spec.gpu, gpus_per_node=spec.gpus_per_replica, hours=1.0), catalog, limit=1)[0]
-    return best.hourly_usd, f"{best.cloud} {best.region} {best.instance_type} on-demand"
+    return replica_price(spec, catalog)
 
 
 def _public(result) -> dict:

@@ -18,15 +18,13 @@ DEFAULT_PLOT = Path("out") / "replay-compare.png"
 
 
 def replica_price(spec: ServiceSpec, catalog_path: Path | None) -> tuple[float, str]:
-    """Price of one replica per hour: the spec's override, else the cheapest on-demand offer with its GPUs."""
+    """Price of one replica per hour (costplane.replay.inference.replica_price) from the catalog at `catalog_path`."""
     if spec.price_usd_per_hour is not None:
         return spec.price_usd_per_hour, "service spec price_usd_per_hour"
     from costplane.catalog import load_catalog
-    from costplane.placement import PlacementRequest, place
+    from costplane.replay.inference import replica_price as price_from
 
-    catalog = load_catalog(catalog_path)
-    best = place(PlacementRequest(gpu=spec.gpu, gpus_per_node=spec.gpus_per_replica, hours=1.0), catalog, limit=1)[0]
-    return best.hourly_usd, f"{best.cloud} {best.region} {best.instance_type} on-demand ({catalog.source})"
+    return price_from(spec, load_catalog(catalog_path))
 
 
 def _inputs(trace: Path | None, service: Path | None, step: float | None, unit: str,

@@ -195,9 +195,10 @@ def naive_cost(spec: FleetSpec, catalog: Catalog) -> float:
         if key not in hourly_by_key:
             hourly_by_key[key] = None
             for clouds, spot in attempts:
+                # the habit baseline is the raw cheapest offer (CONTRACTS.md `plan`: naive_total_usd), no host minimums
                 req = PlacementRequest(w.request.gpu, w.request.gpus_per_node, w.request.nodes, 1.0,
                                        w.request.min_gpu_memory_gib, w.request.min_vcpus, w.request.min_memory_gib,
-                                       clouds, (), spot)
+                                       clouds, (), spot, host_minimums=False)
                 try:
                     idx, _, hourly = price_options(req, catalog, feasible_rows(req, catalog))
                 except InfeasibleError:

@@ -108,6 +108,19 @@ class InferenceReplay:
         }
 
 
+def replica_price(spec: ServiceSpec, catalog) -> tuple[float, str]:
+    """Price of one replica per hour and where it comes from: the spec's `price_usd_per_hour`, else the cheapest
+    on-demand offer with `gpus_per_replica` GPUs (CONTRACTS.md `replay`: no host minimums, so any outside
+    reader of the same catalog gets the same price)."""
+    if spec.price_usd_per_hour is not None:
+        return spec.price_usd_per_hour, "service spec price_usd_per_hour"
+    from costplane.placement import PlacementRequest, place
+
+    best = place(PlacementRequest(gpu=spec.gpu, gpus_per_node=spec.gpus_per_replica, hours=1.0, host_minimums=False),
+                 catalog, limit=1)[0]
+    return best.hourly_usd, f"{best.cloud} {best.region} {best.instance_type} on-demand ({catalog.source})"
+
+
 def peak_service_rate(counts: np.ndarray, spec: ServiceSpec, step_s: float) -> float:
     """Peak service-window rate (units/s over max_queue_s + one step): demand may wait that long, so
     this, not the busiest single step, is what capacity must cover."""

@@ -49,7 +49,8 @@ class ReplicaOffer:
 
 
 def _request(gpu: str, gpus: int, host: HostMinimum, spot: bool) -> PlacementRequest:
-    return PlacementRequest(gpu=gpu, gpus_per_node=gpus, hours=1.0, spot=spot,
+    # only the profile's own host minimums: with none, a replica is priced as `costplane replay` prices it
+    return PlacementRequest(gpu=gpu, gpus_per_node=gpus, hours=1.0, spot=spot, host_minimums=False,
                             min_vcpus=host.min_vcpus_per_gpu * gpus, min_memory_gib=host.min_memory_gib_per_gpu * gpus)
 
 
