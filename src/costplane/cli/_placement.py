@@ -26,6 +26,8 @@ def place_cmd(
     min_vcpus: Annotated[float, typer.Option("--min-vcpus", help="Minimum vCPUs per node.", parser=Finite(0, 1e5))] = 0.0,
     min_memory: Annotated[float, typer.Option("--min-memory", help="Minimum GiB RAM per node.", parser=Finite(0, 1e7))] = 0.0,
     spot: Annotated[bool, typer.Option("--spot", help="Rank spot offers alongside on-demand.")] = False,
+    any_host: Annotated[bool, typer.Option("--any-host", help="Rank every offer, also hosts below the per-GPU minimums "
+                                           "(4 vCPUs and 16 GiB per datacenter GPU; see docs/placement.md).")] = False,
     cloud: Annotated[list[str] | None, typer.Option(help="Allowed cloud (repeatable).")] = None,
     region: Annotated[list[str] | None, typer.Option(help="Allowed region (repeatable).")] = None,
     limit: Annotated[int, typer.Option(help="How many offers to return.", parser=Finite(1, 100_000, whole=True))] = 20,
@@ -36,7 +38,8 @@ def place_cmd(
 ) -> None:
     """Cheapest feasible offers for one request, ranked by total cost."""
     request = PlacementRequest(gpu, gpus, nodes, hours, min_gpu_memory, min_vcpus, min_memory,
-                               tuple(c.lower() for c in cloud or ()), tuple(region or ()), spot)
+                               tuple(c.lower() for c in cloud or ()), tuple(region or ()), spot,
+                               host_minimums=not any_host)
     cat = load_catalog(catalog, discounts)
     offers = place(request, cat, limit=limit)
     if sky_yaml is not None and offers:
