@@ -32,14 +32,16 @@ def test_cost_is_team_scoped_and_idle_belongs_to_no_team(world):
 def test_waste_prices_gpu_hours_at_what_the_lines_paid(world):
     r = world.client.get("/api/v1/waste?window=1d", headers=world.auth("view-product")).json()
     (chat,) = r["workloads"]
-    # two samples 20 min apart, the last standing for the median interval: 40 min paid, 25 % and 75 % used
+    # two samples 20 min apart, the last standing for the median interval: 40 min paid; each sample holds for
+    # at most Prometheus' 300 s staleness (CONTRACTS.md waste): 25 % and 75 % of 5 min used, 30 min unobserved
     assert chat["paid_gpu_hours"] == pytest.approx(2 / 3, abs=1e-6)
-    assert chat["used_gpu_hours"] == pytest.approx(1 / 3, abs=1e-6)
-    assert chat["idle_usd"] == pytest.approx(4.0 / 3, abs=1e-3)  # 4 $ per GPU-hour from chat-1
+    assert chat["used_gpu_hours"] == pytest.approx(1 / 12, abs=1e-6)
+    assert chat["unobserved_gpu_hours"] == pytest.approx(1 / 2, abs=1e-6)
+    assert chat["idle_usd"] == pytest.approx(4.0 * 7 / 12, abs=1e-3)  # 4 $ per GPU-hour from chat-1
     assert r["total_idle_usd"] == pytest.approx(chat["idle_usd"])
     priced = world.client.get("/api/v1/waste?window=1d&price_usd_per_gpu_hour=3",
                               headers=world.auth("admin")).json()
-    assert priced["workloads"][0]["idle_usd"] == pytest.approx(1.0, abs=1e-3)
+    assert priced["workloads"][0]["idle_usd"] == pytest.approx(3.0 * 7 / 12, abs=1e-3)
     empty = world.client.get("/api/v1/waste?window=1d", headers=world.auth("view-research")).json()
     assert empty["workloads"] == [] and empty["total_idle_usd"] == 0
 
