@@ -124,6 +124,8 @@ def test_ingested_serving_metrics_scale_the_deployment_and_show_in_the_api(prome
         assert any(d["target"] == "deployment/serving/chat" and d["desired"]["replicas"] == 5 for d in items), body
         queue = [d["observation"]["queue_units"] for d in items if d["target"] == "deployment/serving/chat"]
         assert queue == [7.0], "the observation carries the summed vLLM waiting queue"
+        # the API's window ends at the current whole minute: wait for the minute the samples were taken in to end
+        time.sleep(max(0.0, (time.time() // 60 + 1) * 60 - time.time() + 1.0))
         api_cost = httpx.get(f"{base}/api/v1/cost", params={"window": "1h", "by": "team"}, timeout=10,
                              headers={"Authorization": f"Bearer {token['token']}"}).json()
         # the API's window ends at the current whole minute: the CLI over that very window agrees to the cent
