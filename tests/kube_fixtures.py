@@ -1,7 +1,8 @@
 """A loopback Kubernetes API server holding objects in memory (not collected: no test_ prefix).
 
 It speaks enough of the REST API for the official client to run unmodified: list (cluster-wide and
-per namespace), get, merge/strategic/JSON patch on objects and on their `scale` subresource, for
+per namespace), get, create (POST, 409 if it exists), replace (PUT, 409 on a stale resourceVersion, as the
+API server's optimistic concurrency does), merge/strategic/JSON patch on objects and on their `scale` subresource, for
 core (`/api/v1`) and group (`/apis/GROUP/VERSION`) resources, namespaced or not. Objects are the
 JSON `kubectl get -o json` prints (tests/data/kubernetes/cluster.json holds recorded shapes).
 `patches` records every PATCH as (path, body) so tests can assert what was (not) written.
@@ -22,7 +23,7 @@ PLURALS = {"Pod": "pods", "Node": "nodes", "Namespace": "namespaces", "ReplicaSe
            "Deployment": "deployments", "StatefulSet": "statefulsets", "Job": "jobs", "DaemonSet": "daemonsets",
            "HorizontalPodAutoscaler": "horizontalpodautoscalers", "ScaledObject": "scaledobjects",
            "InferenceService": "inferenceservices", "Service": "services", "NodePool": "nodepools",
-           "MachineDeployment": "machinedeployments"}
+           "MachineDeployment": "machinedeployments", "Lease": "leases"}
 CLUSTER_SCOPED = {"nodes", "namespaces", "nodepools"}
 
 
@@ -112,6 +113,29 @@ class LoopbackKubeAPI:
                     return self._status(404, "NotFound")
                 self._send(200, api.scale_of(obj) if sub == "scale" else obj)
 
+            def _write(self, replace: bool):
+                parsed = self._parse()
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if parsed is None:
+                    return self._status(404, "NotFound")
+                group, version, ns, plural, name, _ = parsed
+                key = (group, version, plural, ns or "", name or body["metadata"]["name"])
+                current = api.objects.get(key)
+                if not replace and current is not None:
+                    return self._status(409, "AlreadyExists")
+                if replace and (current is None or body["metadata"].get("resourceVersion")
+                                != current["metadata"].get("resourceVersion")):
+                    return self._status(409 if current is not None else 404, "Conflict" if current else "NotFound")
+                body.setdefault("metadata", {}).setdefault("namespace", ns)
+                api.objects[key] = api.versioned(body)
+                self._send(200 if replace else 201, api.objects[key])
+
+            def do_POST(self):
+                self._write(replace=False)
+
+            def do_PUT(self):
+                self._write(replace=True)
+
             def do_PATCH(self):
                 parsed = self._parse()
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -137,7 +161,13 @@ class LoopbackKubeAPI:
         meta = obj["metadata"]
         plural = PLURALS[obj["kind"]]
         ns = "" if plural in CLUSTER_SCOPED else meta.get("namespace", "default")
-        self.objects[(group, version, plural, ns, meta["name"])] = copy.deepcopy(obj)
+        self.objects[(group, version, plural, ns, meta["name"])] = self.versioned(copy.deepcopy(obj))
+
+    def versioned(self, obj: dict) -> dict:
+        """The object with a fresh resourceVersion, as the API server stamps every write."""
+        self._version = getattr(self, "_version", 0) + 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self._version)
+        return obj
 
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict:
         group, version = _group_version(api_version)

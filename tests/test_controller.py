@@ -357,76 +357,14 @@ def test_two_controller_processes_on_one_store_never_both_act(tmp_path):
     assert len(holders) == 2, "two processes ran"
 
 
-class FakeLeaseAPI:
-    """Loopback `coordination.k8s.io/v1` Leases with resourceVersion checks (409 on a stale write)."""
-
-    def __init__(self) -> None:
-        self.leases: dict[str, dict] = {}
-        self.version = 0
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _body(self) -> dict:
-                return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-            def _name(self) -> str:
-                return self.path.split("?")[0].rstrip("/").split("/")[-1]
-
-            def _store(self, key: str, obj: dict, code: int) -> None:
-                api.version += 1
-                obj["metadata"]["resourceVersion"] = str(api.version)
-                api.leases[key] = obj
-                self._send(code, obj)
-
-            def do_GET(self):
-                obj = api.leases.get(self._name())
-                if obj is None:
-                    return self._send(404, {"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404})
-                self._send(200, obj)
-
-            def do_POST(self):
-                obj = self._body()
-                name = obj["metadata"]["name"]
-                if name in api.leases:
-                    return self._send(409, {"kind": "Status", "status": "Failure", "reason": "AlreadyExists", "code": 409})
-                self._store(name, obj, 201)
-
-            def do_PUT(self):
-                obj, name = self._body(), self._name()
-                if obj["metadata"].get("resourceVersion") != api.leases.get(name, {}).get("metadata", {}).get("resourceVersion"):
-                    return self._send(409, {"kind": "Status", "status": "Failure", "reason": "Conflict", "code": 409})
-                self._store(name, obj, 200)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_kubernetes_lease_one_holder_takeover_on_expiry_and_release():
+    from kube_fixtures import LoopbackKubeAPI
     from kubernetes import client
 
     from costplane.controller import KubernetesLease
 
-    fake = FakeLeaseAPI()
-    try:
-        cfg = client.Configuration()
-        cfg.host = fake.url
-        api = client.ApiClient(cfg)
+    with LoopbackKubeAPI([]) as fake:
+        api = fake.api_client()
         a = KubernetesLease(api, "costplane", ttl_s=30, holder="a")
         b = KubernetesLease(api, "costplane", ttl_s=30, holder="b")
         t = 1_800_000_000.0
@@ -434,7 +372,7 @@ def test_kubernetes_lease_one_holder_takeover_on_expiry_and_release():
         assert a.acquire(t + 20), "the holder renews"
         assert not b.acquire(t + 45), "renewed at +20 for 30 s: still a's"
         assert b.acquire(t + 51) and not a.acquire(t + 52), "expired: b takes over, a is now the standby"
-        spec = fake.leases["costplane-controller"]["spec"]
+        spec = fake.get("coordination.k8s.io/v1", "Lease", "costplane-controller", "costplane")["spec"]
         assert spec["holderIdentity"] == "b" and spec["leaseTransitions"] == 1 and spec["leaseDurationSeconds"] == 30
         b.release()
         assert a.acquire(t + 53), "a released lease is free at once"
@@ -445,5 +383,3 @@ def test_kubernetes_lease_one_holder_takeover_on_expiry_and_release():
         with pytest.raises(client.exceptions.ApiException) as exc:
             client.CoordinationV1Api(api).replace_namespaced_lease("costplane-controller", "costplane", stale)
         assert exc.value.status == 409
-    finally:
-        fake.close()
