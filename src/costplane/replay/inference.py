@@ -95,7 +95,7 @@ class InferenceReplay:
             "unserved_units": self.unserved_units,
             "p99_queue_delay_s": self.p99_queue_delay_s,
             "decisions": self.decisions,
-            "price_usd_per_hour": self.price_usd_per_hour,
+            "price_usd_per_hour": round(self.price_usd_per_hour, 6),
             "price_source": self.price_source,
             "oracle_method": None if self.oracle is None else self.oracle.method,
             # the integer optimum lies within oracle_gap above oracle_cost_usd (None: not known, LP only)
