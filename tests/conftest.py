@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -80,8 +81,17 @@ def fresh_postgres_url(postgres_url) -> str:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
     yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    # FORCE ends the test's own sessions; it may not end a server process of another role (an autovacuum
+    # worker that just started on the new database), so try again a moment later rather than fail the test.
+    for attempt in range(20):
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            break
+        except sa.exc.ProgrammingError:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
     admin.dispose()
 
 
