@@ -49,12 +49,12 @@ def purge_demo_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     from sqlalchemy import delete
 
     from costplane.costing import DEMO_SOURCE
-    from costplane.store import CostRecord, Store, UsageSample
+    from costplane.store import CostRecord, Store, UsageHourly, UsageSample
 
     store = Store.open(db)
-    with store.session() as s:
+    with store.session() as s:  # the samples' hourly roll-up goes with them, in the same transaction
         removed = {m.__tablename__: s.execute(delete(m).where(m.source == DEMO_SOURCE)).rowcount or 0
-                   for m in (CostRecord, UsageSample)}
+                   for m in (CostRecord, UsageSample, UsageHourly)}
     if as_json:
         emit_json({"url": store.url, "removed": removed})
         return

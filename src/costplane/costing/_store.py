@@ -7,9 +7,9 @@ Where the money comes from, over the loaded span:
 2. else **GPU series** (`usage_samples` of metric `gpu_util_pct`, as Prometheus/DCGM ingest and the
    agent write it): each series is one GPU of its node, priced by `costing._pricing`.
 
-Series are aggregated in SQL, `GROUP BY source, series_key, hour` (count, Σ utilisation, first and
-last sample), so a month of 5-minute samples of thousands of GPUs never leaves the database row by
-row. From those buckets (rule, documented in docs/measure.md):
+Series are aggregated per `source, series_key, hour` (count, Σ utilisation, first and last sample),
+read from the hourly roll-up the store writes with the samples (raw samples only for the window's partial
+edge hours), so a month of 5-minute samples of thousands of GPUs is never read row by row. From those buckets (rule, documented in docs/measure.md):
 
     step(s)  = the series' sampling step: median over its buckets of (last − first) / (count − 1)
     held(s)  = from its first sample to its last + step (gaps inside are paid: the GPU stayed held)
@@ -22,25 +22,28 @@ read only when `include_demo` (never by budgets and alerts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, literal_column, select, text, tuple_
+from sqlalchemy import bindparam, func, literal_column, select, text
 
 from costplane.attribute import BillLines, CostSet, SeriesUse, Window, bill_is_idle, with_properties
 from costplane.core.types import Catalog
 from costplane.costing._pricing import Pricer, price_or_nan
 from costplane.costing._properties import kubernetes_inventory
 from costplane.ingest._metrics import GPU_UTIL_PCT
-from costplane.store import CostRecord, Store, UsageSample
+from costplane.store import HOUR_S, CostRecord, Store, UsageHourly, UsageSample
+from costplane.store._rollup import hour_index_sql
 
 DEMO_SOURCE = "demo-seed"
 # Internal charge lines (costplane hpo's trials): added on top of bills or GPU series, never a reason to
 # switch a store whose money comes from GPU series over to bill lines.
 CHARGE_SOURCES = ("hpo",)
-BUCKET_S = 3600.0
+BUCKET_S = HOUR_S  # the roll-up's hour (store._rollup)
+BUCKET_COLUMNS = ["source", "series_key", "bucket", "n", "sum_v", "t0", "t1"]
 SQL_WORK_MEM = "256MB"  # PostgreSQL, series_buckets only: a week of 4,096 GPUs' hourly groups hashes in memory
 DEFAULT_STEP_S = 60.0  # a series of one sample: the usual DCGM scrape interval
 EMPTY_FIX = ("fill it with `costplane ingest prometheus --url URL` (GPU use, priced from the catalog) or "
@@ -118,30 +121,84 @@ def _bills(store: Store, start_s: float, end_s: float, include_demo: bool, charg
 
 # ------------------------------------------------------------------ GPU series
 
-def _bucket_expr(store: Store):
-    if store.engine.dialect.name == "postgresql":
-        return func.floor(UsageSample.ts_s / BUCKET_S)
-    return literal_column(f"CAST(usage_samples.ts_s / {BUCKET_S!r} AS INTEGER)")  # ts_s > 0: truncation is floor
+def _raw_buckets_query(dialect: str, start_s: float, end_s: float, include_demo: bool, *conds):
+    bucket = literal_column(hour_index_sql(dialect, "usage_samples.ts_s")).label("bucket")  # = the roll-up's hour
+    return _where(select(UsageSample.source, UsageSample.series_key, bucket, func.count().label("n"),
+                         func.sum(UsageSample.value).label("sum_v"), func.min(UsageSample.ts_s).label("t0"),
+                         func.max(UsageSample.ts_s).label("t1"))
+                  .where(UsageSample.metric == GPU_UTIL_PCT, UsageSample.ts_s >= start_s, UsageSample.ts_s < end_s),
+                  _not_demo(UsageSample.source, include_demo), *conds).group_by(UsageSample.source,
+                                                                                UsageSample.series_key, bucket)
+
+
+def _fetch_buckets(store: Store, q) -> pd.DataFrame:
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{SQL_WORK_MEM}'")
+        rows = conn.execute(q).all()
+    return pd.DataFrame(rows, columns=BUCKET_COLUMNS)
+
+
+def whole_hours(start_s: float, end_s: float) -> tuple[int | None, int | None]:
+    """Hours [lo, hi) (indexes, floor(ts / 3600)) whose every sample lies in [start, end): read from the roll-up.
+
+    None: unbounded on that side (an infinite window edge). A sample of hour h has ts < (h + 1) × 3600 exactly,
+    and ts ≥ h × 3600 less a rounding error far below a second (ts / 3600 is rounded before the floor), hence
+    the 1-second margin at the start; hours outside [lo, hi) come from the raw samples."""
+    lo = hi = None
+    if math.isfinite(start_s):
+        lo = math.ceil((start_s + 1.0) / BUCKET_S)
+        while lo * BUCKET_S - 1.0 < start_s:
+            lo += 1
+    if math.isfinite(end_s):
+        hi = math.floor(end_s / BUCKET_S)
+        while hi * BUCKET_S > end_s:
+            hi -= 1
+    return lo, hi
 
 
 def series_buckets(store: Store, start_s: float, end_s: float, include_demo: bool) -> pd.DataFrame:
     """One row per (source, series_key, hour) of gpu_util_pct in [start, end): n, Σ value, first and last ts.
 
-    One scan of the window; on PostgreSQL with work_mem raised for this transaction only, so the groups
-    are hashed in memory (batches spill beyond it) instead of the window's rows, wide keys and all, being
-    sorted on disk (4,096 GPUs × 7 days, 8.3M samples: the query alone 24 s; bench/bench_attribution.py).
+    Whole hours inside the window come from the hourly roll-up (`usage_hourly`, written with the samples:
+    4,096 GPUs × 30 days is 2.9M rows there against 35M samples of ~650 bytes); only the partial hours at the
+    window's two edges are aggregated from the raw samples. The result equals `_series_buckets_raw` (every
+    hour from the samples): the same rows, n, first and last sample; Σ value up to float rounding (partial
+    sums added in another order).
     """
-    bucket = _bucket_expr(store).label("bucket")
-    q = _where(select(UsageSample.source, UsageSample.series_key, bucket, func.count().label("n"),
-                      func.sum(UsageSample.value).label("sum_v"), func.min(UsageSample.ts_s).label("t0"),
-                      func.max(UsageSample.ts_s).label("t1"))
-               .where(UsageSample.metric == GPU_UTIL_PCT, UsageSample.ts_s >= start_s, UsageSample.ts_s < end_s),
-               _not_demo(UsageSample.source, include_demo)).group_by(UsageSample.source, UsageSample.series_key, bucket)
-    with store.engine.begin() as conn:
-        if store.engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{SQL_WORK_MEM}'")
-        rows = conn.execute(q).all()
-    return pd.DataFrame(rows, columns=["source", "series_key", "bucket", "n", "sum_v", "t0", "t1"])
+    lo, hi = whole_hours(start_s, end_s)
+    if lo is not None and hi is not None and hi <= lo:
+        return _series_buckets_raw(store, start_s, end_s, include_demo)
+    dialect = store.engine.dialect.name
+    h = UsageHourly
+    rolled = _where(select(h.source, h.series_key, (h.hour_s / BUCKET_S).label("bucket"), h.n.label("n"),
+                           h.sum_value.label("sum_v"), h.min_ts_s.label("t0"), h.max_ts_s.label("t1"))
+                    .where(h.metric == GPU_UTIL_PCT),
+                    None if lo is None else h.hour_s >= lo * BUCKET_S,
+                    None if hi is None else h.hour_s < hi * BUCKET_S,
+                    _not_demo(h.source, include_demo))
+    frames = [_fetch_buckets(store, rolled)]
+    # Each edge: a narrow range on ts (the (metric, ts_s) index), widened by the margin, then exactly by hour.
+    bucket = literal_column(hour_index_sql(dialect, "usage_samples.ts_s"))
+    if lo is not None:
+        frames.append(_fetch_buckets(store, _raw_buckets_query(dialect, start_s, min(end_s, lo * BUCKET_S),
+                                                               include_demo, bucket < lo)))
+    if hi is not None:
+        frames.append(_fetch_buckets(store, _raw_buckets_query(dialect, max(start_s, hi * BUCKET_S - 1.0), end_s,
+                                                               include_demo, bucket >= hi)))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame([], columns=BUCKET_COLUMNS)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _series_buckets_raw(store: Store, start_s: float, end_s: float, include_demo: bool) -> pd.DataFrame:
+    """`series_buckets` from the raw samples only (one GROUP BY over the window): the reference the roll-up is
+    tested against, and the whole path for windows without a whole hour.
+
+    On PostgreSQL with work_mem raised for this transaction only, so the groups are hashed in memory
+    (batches spill beyond it) instead of the window's rows, wide keys and all, being sorted on disk."""
+    return _fetch_buckets(store, _raw_buckets_query(store.engine.dialect.name, start_s, end_s, include_demo))
 
 
 _PG_FIRSTS = text(
@@ -156,20 +213,20 @@ def _series_labels(store: Store, firsts: pd.DataFrame) -> dict[tuple[str, str], 
     """(source, series_key) -> (workload, team, project, labels) read from each series' first sample (by its key).
 
     PostgreSQL: one join against the keys as arrays (an index lookup per series on uq_usage_sample);
-    a 500-tuple IN list per query cost more to plan than to run (0.35 s per 500 series)."""
+    a 500-tuple IN list per query cost more to plan than to run (0.35 s per 500 series). SQLite: one point
+    lookup per series (the IN list made it read the metric's rows: 5.3 s for 512 series × 7 days)."""
     out: dict[tuple[str, str], tuple] = {}
     keys = list(zip(firsts.source, firsts.series_key, firsts.t0.astype(float)))
     with store.session() as s:
         if store.engine.dialect.name == "postgresql":
             src, key, ts = (list(c) for c in zip(*keys)) if keys else ([], [], [])
             batches = [s.execute(_PG_FIRSTS, {"src": src, "key": key, "ts": ts, "metric": GPU_UTIL_PCT})]
-        else:
-            batches = (s.execute(select(UsageSample.source, UsageSample.series_key, UsageSample.workload,
-                                        UsageSample.team, UsageSample.project, UsageSample.labels)
-                                 .where(UsageSample.metric == GPU_UTIL_PCT,
-                                        tuple_(UsageSample.source, UsageSample.series_key, UsageSample.ts_s)
-                                        .in_(keys[i:i + 500])))
-                       for i in range(0, len(keys), 500))
+        else:  # one point lookup per series on uq_usage_sample (a 500-tuple IN list scanned the metric's rows)
+            u = UsageSample
+            q = select(u.source, u.series_key, u.workload, u.team, u.project, u.labels).where(
+                u.source == bindparam("s"), u.metric == GPU_UTIL_PCT, u.series_key == bindparam("k"),
+                u.ts_s == bindparam("t"))
+            batches = (s.execute(q, {"s": src_, "k": key_, "t": ts_}) for src_, key_, ts_ in keys)
         for batch in batches:
             for src_, key_, workload, team, project, labels in batch:
                 out[(src_, key_)] = (workload, team, project, labels or {})

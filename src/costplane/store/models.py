@@ -107,6 +107,25 @@ class UsageSample(Base):
     labels: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class UsageHourly(Base):
+    """Hourly roll-up of usage_samples per series, kept in step at write time (`Store.add_usage_samples`).
+
+    One row per (source, metric, series_key, hour): n samples, Σ value, first and last sample time, where
+    hour_s = floor(ts_s / 3600) × 3600 (`store._rollup.hour_of`). Exactly `GROUP BY` over the raw rows of that
+    hour, so cost over whole hours reads it instead of the samples (issue 12: 2.9M rows a month, not 35M)."""
+
+    __tablename__ = "usage_hourly"
+    __table_args__ = (Index("ix_usage_hourly_metric_hour", "metric", "hour_s"),)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(128), primary_key=True)
+    series_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    hour_s: Mapped[float] = mapped_column(Float, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    sum_value: Mapped[float] = mapped_column(Float)
+    min_ts_s: Mapped[float] = mapped_column(Float)
+    max_ts_s: Mapped[float] = mapped_column(Float)
+
+
 class CostRecord(Base):
     """A billed or computed cost line over a charge period; idempotent on (source, line_key)."""
 
