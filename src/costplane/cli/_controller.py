@@ -103,6 +103,18 @@ def _log_to_stderr() -> None:
         logger.setLevel(logging.INFO)
 
 
+def _stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C (SIGINT) and SIGTERM (what Kubernetes sends a pod) end the loop after the cycle in progress.
+
+    Installed explicitly: a process started in the background by a non-interactive shell inherits SIGINT
+    as ignored, and Python then installs no KeyboardInterrupt for it; the loop would never stop.
+    """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
 @controller_app.command("run")
 def run_cmd(
     db: DbOpt = None,
@@ -123,6 +135,7 @@ def run_cmd(
                           f"actuator {controller.actuator.name}, holder {controller.lease.holder}; Ctrl-C stops",
                           highlight=False, markup=False)
         stop = threading.Event()
+        _stop_on_signals(stop)
         try:
             controller.run_forever(stop)
         except KeyboardInterrupt:
