@@ -136,10 +136,7 @@ def run_cmd(
                           highlight=False, markup=False)
         stop = threading.Event()
         _stop_on_signals(stop)
-        try:
-            controller.run_forever(stop)
-        except KeyboardInterrupt:
-            stop.set()
+        controller.run_forever(stop)
         return
     try:
         rows = controller.run_cycle()
