@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -165,3 +166,29 @@ def test_agent_once_json_without_gpu():
     snap = json.loads(out.stdout)
     assert snap["gpus"] == [] and snap["nvml"]["available"] is False and snap["hostname"]
     assert len(out.stderr.strip().splitlines()) == 1 and "exporting 0 GPUs" in out.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_agent_stops_on_sigterm_and_on_sigint_even_when_started_with_sigint_ignored(sig):
+    """A non-interactive shell's background job inherits SIGINT ignored; Kubernetes stops a pod with SIGTERM.
+
+    Either signal ends the loop at once (not after the push interval) with exit status 0."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "costplane.agent", "--host", "127.0.0.1", "--port", str(port),
+                             "--interval", "3600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.2)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "agent stopped" and "Traceback" not in err

@@ -75,3 +75,16 @@ def emit_json(data: Any) -> None:
 
 def money(x: float | None) -> str:
     return "-" if x is None else f"${x:,.2f}"
+
+
+def stop_on_signals(stop: Any) -> None:
+    """Ctrl-C (SIGINT) and SIGTERM (what Kubernetes sends a pod) set `stop` (a threading.Event): a long-running
+    command ends its loop after the step in progress.
+
+    Installed explicitly: a process started in the background by a non-interactive shell inherits SIGINT
+    as ignored, and Python then installs no KeyboardInterrupt for it; the loop would never stop.
+    """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())

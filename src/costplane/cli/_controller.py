@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from costplane.cli._common import JsonOpt, console, emit_json, err_console
+from costplane.cli._common import JsonOpt, console, emit_json, err_console, stop_on_signals
 from costplane.core.errors import CostplaneError, InputError
 
 controller_app = typer.Typer(help="The live control loop: observe, decide, store, act.", no_args_is_help=True)
@@ -103,18 +103,6 @@ def _log_to_stderr() -> None:
         logger.setLevel(logging.INFO)
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
-    """Ctrl-C (SIGINT) and SIGTERM (what Kubernetes sends a pod) end the loop after the cycle in progress.
-
-    Installed explicitly: a process started in the background by a non-interactive shell inherits SIGINT
-    as ignored, and Python then installs no KeyboardInterrupt for it; the loop would never stop.
-    """
-    import signal
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-
-
 @controller_app.command("run")
 def run_cmd(
     db: DbOpt = None,
@@ -135,7 +123,7 @@ def run_cmd(
                           f"actuator {controller.actuator.name}, holder {controller.lease.holder}; Ctrl-C stops",
                           highlight=False, markup=False)
         stop = threading.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
         controller.run_forever(stop)
         return
     try:

@@ -8,6 +8,7 @@ written then); 2 bad input (missing column, bad flag); 3 Prometheus unreachable 
 from __future__ import annotations
 
 import tempfile
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +17,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money
+from costplane.cli._common import CatalogOpt, JsonOpt, console, emit_json, err_console, money, stop_on_signals
 from costplane.core.clock import WallClock
 from costplane.core.errors import CostplaneError, InputError
 
@@ -265,20 +266,20 @@ def agent_cmd(
         _print_snapshot(snap)
         return
     agent.serve(host, port)
-    err_console.print(f"serving DCGM-format metrics on http://{host}:{port}/metrics (Ctrl-C stops)",
+    err_console.print(f"serving DCGM-format metrics on http://{host}:{port}/metrics (Ctrl-C or SIGTERM stops)",
                       highlight=False, markup=False)
+    stop = threading.Event()
+    stop_on_signals(stop)
     next_s = clock.now_s()
-    try:
-        while True:
-            if store is not None:
-                try:
-                    agent.push(store, clock.now_s())
-                except CostplaneError as exc:  # a database outage must not stop /metrics: warn, retry next tick
-                    err_console.print(f"warning: push failed: {exc.one_line()}", highlight=False, markup=False)
-            next_s += interval
-            clock.sleep_until(next_s)
-    except KeyboardInterrupt:
-        err_console.print("agent stopped", highlight=False)
+    while not stop.is_set():
+        if store is not None:
+            try:
+                agent.push(store, clock.now_s())
+            except CostplaneError as exc:  # a database outage must not stop /metrics: warn, retry next tick
+                err_console.print(f"warning: push failed: {exc.one_line()}", highlight=False, markup=False)
+        next_s += interval
+        stop.wait(max(0.0, next_s - clock.now_s()))  # a signal ends the wait at once
+    err_console.print("agent stopped", highlight=False)
 
 
 def _print_snapshot(snap: dict) -> None:
