@@ -1,7 +1,7 @@
 """Replay benchmark: the default `slo` policy chosen by leave-one-trace-out over every shared trace, out of sample.
 
 Run from the repository root:
-    .venv/bin/python bench/bench_replay.py --jobs 2            # everything (about 25 CPU min; DLRM dominates)
+    .venv/bin/python bench/bench_replay.py --jobs 2            # everything (about 15 CPU min; DLRM dominates)
     .venv/bin/python bench/bench_replay.py --quick             # 3 one-hour traces, small grid
     .venv/bin/python bench/bench_replay.py --save out/replay.json / --load out/replay.json   # replays / tables
     .venv/bin/python bench/bench_replay.py --write-cache DIR; ... --cache DIR   # demand series as .npz
@@ -9,16 +9,19 @@ Traces (7): Azure LLM 2023 conv and code, Mooncake conversation (1 s steps, deci
 Alibaba GenAI GPU-use file as busy GPUs summed over containers (15 s steps, 15 s decisions); three
 Alibaba DLRM 2025 services picked by a rule (largest standard deviation of live GPU instances), live
 instances per 60 s step over 31 days, decisions every 60 s (the controller's default interval).
-Specs (3): ../shared/examples/chat-service.yaml (cold start 120 s, queue 10 s) and bench/replay-bursty.yaml
-(60 s, 60 s, scale to zero), bench/replay-gateway.yaml (90 s, 30 s, min 1); max_replicas raised to 256
+Specs (4): ../shared/examples/chat-service.yaml (cold start 120 s, queue 10 s) and bench/replay-bursty.yaml
+(60 s, 60 s, scale to zero), bench/replay-gateway.yaml (90 s, 30 s, min 1), bench/replay-small.yaml (replicas
+of 0.7 requests/s, 100 s, 10 s, scale to zero: serve-plan's L40S row); max_replicas raised to 256
 everywhere so no fleet is capped. Oracle: the LP bound on the policy's decision ticks (replay/oracle.py,
 milp_nodes(0): deterministic).
 Leave one trace out: for each held-out trace, the slo grid setting that serves >= 99.9 % on every training
 pair (the other traces, all specs) where some setting does, at the least mean cost ratio; then its
 result on the held-out trace's pairs. Only those held-out numbers are reported for `slo`. The default
 (AutoscaleConfig) is the same rule applied to all traces. The bar: wherever any causal policy run here
-(grid, predictive, hybrid, hpa, knative, hold-peak) reaches 99.9 %, the held-out slo does, at less
-than every hpa and knative run that also does; elsewhere it serves at least the best of hpa and knative.
+(grid, predictive, hybrid, hpa, knative, hold-peak, KNOWN_REACH) reaches 99.9 %, the held-out slo does,
+at less than every hpa and knative run that also does; elsewhere it serves at least the best of hpa and
+knative. The "slo (defaults)" column is the policy as shipped (AutoscaleConfig: the rule on all traces,
+so in sample); the held-out column is the out-of-sample number.
 """
 
 from __future__ import annotations
@@ -47,19 +50,20 @@ T = SHARED / "data/traces"
 DLRM = T / "alibaba-dlrm-2025/disaggregated_DLRM_trace_even_apps.csv"
 DLRM_SERVICES = 3
 SPECS = {"chat-service": SHARED / "examples/chat-service.yaml", "bursty": ROOT / "bench/replay-bursty.yaml",
-         "gateway": ROOT / "bench/replay-gateway.yaml"}
+         "gateway": ROOT / "bench/replay-gateway.yaml", "small": ROOT / "bench/replay-small.yaml"}
 MAX_REPLICAS = 256
 FULL = 0.999
-BASELINES = ("static-peak", "hpa", "knative", "predictive", "hybrid")
+BASELINES = ("static-peak", "hpa", "knative", "predictive", "hybrid", "slo")
 HOLD_PEAK_S = (600, 3600)
-# the slo grid the leave-one-trace-out rule chooses from (the hold is also the starting hold)
-GRID = {"slo_quantile": (0.6, 0.8), "slo_hold_s": (0.0, 120.0), "slo_hold_burn_s": (0.0, 900.0),
-        "slo_escalate": (1.25, 2.0)}
-QUICK_GRID = {"slo_quantile": (0.6,), "slo_hold_s": (0.0, 120.0), "slo_hold_burn_s": (900.0,), "slo_escalate": (1.25, 2.0)}
-# a causal reference the rule never picks: the previous slo default (rise forecast, q 0.95, 900 s hold from the
-# start, tightening); it widens "some causal policy reaches 99.9 %" (it did on azure-code bursty/gateway)
-REFERENCE = {"ref rise q0.95 hold 900": {"slo_base": "rise", "slo_quantile": 0.95, "slo_hold_s": 900.0,
-                                         "slo_hold_start_s": 900.0, "slo_burn_alert": 10.0, "slo_escalate": 1.25}}
+# the slo grid the leave-one-trace-out rule chooses from
+GRID = {"slo_burst_ratio": (3.0, 5.0), "slo_escalate_severe": (1.25, 1.5), "slo_warmup_headroom": (1.0, 1.25),
+        "slo_relax_s": (900.0, 1800.0)}
+QUICK_GRID = {"slo_burst_ratio": (3.0, 5.0), "slo_warmup_headroom": (1.0, 1.25)}
+# Causal runs measured before that this bench no longer replays (their code is gone): they still count for
+# "some causal policy reaches 99.9 %" on their pair. The previous `slo` default (a rise forecast at q 0.95
+# held 900 s from the start), 2026-12-04 run of this bench.
+KNOWN_REACH = {("genai-gpu", "chat-service"): "previous slo (rise q0.95, hold 900 s): 99.905 % at 1.60x"}
+REFERENCE: dict = {}
 
 
 def load_series(quick: bool) -> dict[str, DemandSeries]:
@@ -146,9 +150,7 @@ def run_one(args) -> tuple[str, str, str, list]:
     elif key.startswith("hold-peak"):
         policy, cfg = hold_peak(float(key.split()[1])), base
     else:
-        setting = dict(setting)
-        setting.setdefault("slo_hold_start_s", setting.get("slo_hold_s", base.slo_hold_start_s))
-        policy, cfg = "slo", replace(base, **setting)
+        policy, cfg = "slo", replace(base, **dict(setting))
     t0 = time.process_time()
     r = replay_inference(series, spec, policy, 1.0, cfg, oracle_result=orc)
     return trace, spec_name, key, [r.cost_usd / r.oracle_cost_usd, r.demand_served_fraction, time.process_time() - t0]
@@ -188,7 +190,7 @@ def choose(res: dict, traces: list[str]) -> tuple[str, float, int] | None:
     keys = [k for k in res[traces[0]][next(iter(res[traces[0]]))] if k.startswith("slo ")]
     best = None
     for k in keys:
-        met = sum(meets_bar(res[t][s], res[t][s][k])[0] for t, s in pairs)
+        met = sum(meets_bar(res[t][s], res[t][s][k], (t, s))[0] for t, s in pairs)
         mean = float(np.mean([res[t][s][k][0] for t, s in pairs]))
         if best is None or (met, -mean) > (best[2], -best[1]):
             best = (k, mean, met)
@@ -199,9 +201,9 @@ def causal_keys(out: dict) -> list[str]:
     return [k for k in out if k not in ("static-peak", "oracle replica-h")]
 
 
-def meets_bar(out: dict, mine: list) -> tuple[bool, str]:
+def meets_bar(out: dict, mine: list, pair: tuple[str, str] | None = None) -> tuple[bool, str]:
     """The issue-17 bar for one run `mine` on one (trace, spec) given every run `out` there."""
-    reach = [k for k in causal_keys(out) if out[k][1] >= FULL]
+    reach = [k for k in causal_keys(out) if out[k][1] >= FULL] + ([KNOWN_REACH[pair]] if pair in KNOWN_REACH else [])
     rivals = [out[k] for k in ("hpa", "knative") if out[k][1] >= FULL]
     if reach:
         ok = mine[1] >= FULL and all(mine[0] < r[0] for r in rivals)
@@ -217,9 +219,9 @@ def report(res: dict) -> dict:
     traces = list(res)
     specs = list(next(iter(res.values())))
     print("| held-out trace | spec | oracle replica-h (LP) | static-peak | hpa | knative | predictive | hybrid | "
-          "best hold-peak | **slo (held out)** | slo setting (chosen on the other traces) | bar |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    verdicts, hybrid_ok = {}, {}
+          "slo (defaults) | best hold-peak | **slo (held out)** | slo setting (chosen on the other traces) | bar |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    verdicts, hybrid_ok, default_ok = {}, {}, {}
     for held in traces:
         pick = choose(res, [t for t in traces if t != held])
         for spec in specs:
@@ -228,16 +230,19 @@ def report(res: dict) -> dict:
                 print(f"| {held} | {spec} | no setting meets the SLO on all training traces |")
                 continue
             mine = out[pick[0]]
-            ok, bar = meets_bar(out, mine)
+            ok, bar = meets_bar(out, mine, (held, spec))
             verdicts[(held, spec)] = ok
-            hybrid_ok[(held, spec)] = meets_bar(out, out["hybrid"])[0]
+            hybrid_ok[(held, spec)] = meets_bar(out, out["hybrid"], (held, spec))[0]
+            default_ok[(held, spec)] = meets_bar(out, out["slo"], (held, spec))[0]
             holds = [out[k] for k in out if k.startswith("hold-peak")]
             best_hold = min((h for h in holds if h[1] >= FULL), key=lambda h: h[0], default=max(holds, key=lambda h: h[1]))
             print(f"| {held} | {spec} | {out['oracle replica-h'][0]:.3f} | " + " | ".join(
                 _cell(out[k]) for k in BASELINES) + f" | {_cell(best_hold)} | **{_cell(mine)}** | "
                 f"{pick[0][4:]} (train: bar met on {pick[2]}, mean {pick[1]:.2f}x) | {bar} |", flush=True)
     met = sum(verdicts.values())
-    print(f"\nbar met on {met} of {len(verdicts)} held-out pairs (hybrid, fixed: {sum(hybrid_ok.values())})")
+    print(f"\nbar met on {met} of {len(verdicts)} held-out pairs (fixed policies: slo at its defaults "
+          f"{sum(default_ok.values())}, hybrid {sum(hybrid_ok.values())})")
+    print("not met (slo at its defaults): " + ", ".join(f"{t}/{s}" for (t, s), v in default_ok.items() if not v))
     print("not met (slo): " + ", ".join(f"{t}/{s}" for (t, s), v in verdicts.items() if not v))
     print("not met (hybrid): " + ", ".join(f"{t}/{s}" for (t, s), v in hybrid_ok.items() if not v))
     default = choose(res, traces)
@@ -246,7 +251,8 @@ def report(res: dict) -> dict:
     cpu = [v[2] for t in res.values() for out in t.values() for k, v in out.items() if k.startswith("slo ")]
     print(f"slo replay CPU s: median {np.median(cpu):.2f}, max {max(cpu):.2f}")
     return {"verdicts": {f"{k[0]}/{k[1]}": v for k, v in verdicts.items()}, "default": default,
-            "hybrid": {f"{k[0]}/{k[1]}": v for k, v in hybrid_ok.items()}}
+            "hybrid": {f"{k[0]}/{k[1]}": v for k, v in hybrid_ok.items()},
+            "slo defaults": {f"{k[0]}/{k[1]}": v for k, v in default_ok.items()}}
 
 
 def plot_frontier(res: dict, path: Path) -> None:
@@ -262,8 +268,8 @@ def plot_frontier(res: dict, path: Path) -> None:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
     floor = 1e-3
     colors = {"static-peak": "tab:gray", "hpa": "tab:red", "knative": "tab:orange", "predictive": "tab:blue",
-              "hybrid": "tab:green"}
-    markers = {"chat-service": "o", "bursty": "s", "gateway": "^"}
+              "hybrid": "tab:green", "slo": "black"}
+    markers = {"chat-service": "o", "bursty": "s", "gateway": "^", "small": "D"}
     for ax, trace in zip(axes.flat, traces):
         for spec, out in res[trace].items():
             m = markers.get(spec, "o")
@@ -284,7 +290,7 @@ def plot_frontier(res: dict, path: Path) -> None:
         ax.axis("off")
     axes.flat[0].scatter([], [], s=8, color="tab:purple", label="slo grid")
     axes.flat[0].legend(fontsize=7, loc="upper right")
-    fig.suptitle("Replay: cost vs. demand lost (o chat-service, s bursty, ^ gateway; dashed: 0.1 % lost)")
+    fig.suptitle("Replay: cost vs. demand lost (o chat-service, s bursty, ^ gateway, D small; dashed: 0.1 % lost)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -182,22 +182,76 @@ def test_policy_state_is_json_serialisable_and_round_trips(name):
         assert POLICIES[name](nxt, state, CFG)[0] == POLICIES[name](nxt, reloaded, CFG)[0]
 
 
-def test_slo_guard_tightens_when_the_budget_burns_and_holds_down_scaling():
+def test_slo_guard_escalates_when_the_budget_burns_and_holds_the_peak():
     decide = POLICIES["slo"]
     steady = np.full(3600, 4.0)
     calm, s_calm = decide(obs(steady, now=5000.0, ready=3), None, CFG)
-    assert s_calm["inner"]["guard"]["factor"] == 1.0
+    assert s_calm["inner"]["guard"]["factor"] == 1.0 and s_calm["inner"]["guard"]["hold_s"] == 0.0
     # the queue holds far more than the ready fleet drains in max_queue_s: the budget burns, the factor
-    # multiplies by slo_escalate and the queue chase asks for more at once
+    # multiplies by slo_escalate, the peak hold starts and the hybrid floor's queue correction asks for more
     hot, s_hot = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, CFG)
-    assert s_hot["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate)
+    # 360 units at risk of the 60 that arrived: 6 000x the 0.1 % budget rate, a severe burn
+    assert s_hot["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate_severe)
+    assert s_hot["inner"]["guard"]["hold_s"] == CFG.slo_hold_burn_s
+    # 2 ready replicas serve the 4/s; 2 queued units beyond what they drain in 10 s are at risk of the 60 that
+    # arrived (33x the budget rate: above slo_burn_alert, under slo_burn_severe): the mild step
+    _, s_mild = decide(obs(steady, now=5000.0, ready=2, queue=42.0), None, CFG)
+    assert s_mild["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate)
     assert hot.desired_replicas > calm.desired_replicas
     # a second burn within one cold start + fast window does not escalate again
     _, s_again = decide(obs(steady, now=5015.0, ready=1, queue=400.0), s_hot, CFG)
-    assert s_again["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate)
-    # demand drops: the need falls, but the fleet is held at the largest need of the hold (>= a cold start)
-    later, _ = decide(obs(np.zeros(3600), now=5060.0, ready=hot.desired_replicas), s_hot, CFG)
-    assert later.desired_replicas == hot.desired_replicas
+    assert s_again["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate_severe)
+    # demand stops for the last 2 min, after the hybrid floor's own one-cold-start hold: the forecast falls,
+    # the held peak (4/s x 1.5 = 6/s: 3 replicas of 2/s) does not, for the guard's hold
+    quiet = np.concatenate([steady[:-120], np.zeros(120)])
+    later, _ = decide(obs(quiet, now=5130.0, ready=3), s_hot, CFG)
+    assert later.desired_replicas == 3
+    unheld, _ = decide(obs(quiet, now=5130.0, ready=3), None, CFG)
+    assert unheld.desired_replicas < 3
+
+
+def test_slo_counts_loss_as_the_replay_does_when_the_queue_budget_is_shorter_than_a_step():
+    """15 s steps, a 10 s queue budget: no step's excess can wait, so each is lost (as the replay loses it)."""
+    from costplane.autoscale._slo import units_at_risk
+
+    cfg = replace(CFG, decision_interval_s=30.0)
+    o = Observation(6000.0, 15.0, np.array([50.0, 90.0, 40.0, 75.0]), 2, 0)  # 2 ready x 2/s x 15 s = 60 per step
+    assert units_at_risk(o, cfg, 2) == pytest.approx(15.0)           # the last two steps: 0 + 15
+    assert units_at_risk(o, cfg, 4) == pytest.approx(30.0 + 15.0)
+    # 1 s steps and a 10 s budget: a 10-step queue of the fleet's capacity absorbs a short excess
+    ones = Observation(6000.0, 1.0, np.array([4.0] * 5 + [12.0] * 3 + [0.0] * 7), 2, 0)   # capacity 4 per step
+    assert units_at_risk(ones, cfg, 15) == 0.0                        # 24 excess fits the 40 units of queue room
+    burst = Observation(6000.0, 1.0, np.array([4.0] * 5 + [40.0] * 3), 2, 0)
+    assert units_at_risk(burst, cfg, 8) == pytest.approx(3 * 36.0 - 40.0)
+
+
+def test_slo_burst_floor_is_the_hpa_rule_only_on_bursty_traffic():
+    decide = POLICIES["slo"]
+    cfg = replace(CFG, slo_burst_ratio=3.0)
+    flat = np.full(900, 6.0)
+    spiky = flat.copy()
+    spiky[-300:-290] = 60.0                                            # a 10 s burst at 10x the level
+    d_flat, s_flat = decide(obs(flat, now=5000.0, ready=3), None, cfg)
+    d_spiky, s_spiky = decide(obs(spiky, now=5000.0, ready=3), None, cfg)
+    hpa_spiky, _ = POLICIES["hpa"](obs(spiky, now=5000.0, ready=3), None, cfg)
+    assert "-> hpa" not in d_flat.reasons[0] and "-> hpa" in d_spiky.reasons[0]
+    assert d_spiky.desired_replicas >= hpa_spiky.desired_replicas
+    calm = replace(cfg, slo_burst_ratio=100.0)                         # never bursty: no HPA floor
+    assert "-> hpa" not in decide(obs(spiky, now=5000.0, ready=3), None, calm)[0].reasons[0]
+
+
+def test_slo_guard_ignores_a_lone_small_loss_in_a_calm_hour():
+    """Multiwindow alert: the fast window burns (4x the budget rate), the hour does not (0.2x): no escalation."""
+    decide = POLICIES["slo"]
+    steady = np.full(3600, 4.0)
+    state = None
+    for k in range(200):  # 50 min of decisions with enough ready replicas: nothing lost
+        _, state = decide(obs(steady, now=5000.0 + 15 * k, ready=3), state, CFG)
+    _, after = decide(obs(steady, now=8000.0, ready=2, queue=42.0), state, CFG)  # 2 units at risk
+    assert after["inner"]["guard"]["log"][-1][2] == pytest.approx(2.0)
+    assert after["inner"]["guard"]["factor"] == 1.0
+    strict = replace(CFG, slo_burn_alert_slow=0.0)   # fast window alone: escalates
+    assert decide(obs(steady, now=8000.0, ready=2, queue=42.0), state, strict)[1]["inner"]["guard"]["factor"] > 1.0
 
 
 def test_slo_guard_relaxes_with_slack():
@@ -208,3 +262,30 @@ def test_slo_guard_relaxes_with_slack():
     for k in range(1, 400):  # no risk for long after the burn: the slow window's burn falls below slo_slack
         _, state = decide(obs(steady, now=5000.0 + 15 * k, ready=10), state, CFG)
     assert 1.0 <= state["inner"]["guard"]["factor"] < 1.0 + 0.5 * (factor - 1.0)
+
+
+def test_slo_scales_to_zero_only_when_the_budget_pays_for_the_wake_up():
+    """Demand arriving at zero replicas waits a cold start (120 s) against a 10 s queue budget: ~110 s of it is
+    lost. With no budget left in the last hour, one replica stays up through idle time; with room, it goes."""
+    spec = ServiceSpec("chat", "H100", 1, 2.0, 120.0, 0, 10, True, 10.0)
+    cfg = AutoscaleConfig(service=spec, warmup_s=0.0)
+    demand = np.concatenate([np.full(3000, 1.0), np.zeros(600)])        # 1/s for 50 min, then idle 10 min
+    strict = POLICIES["slo"](obs(demand, now=9000.0, ready=1), None, cfg)[0]
+    assert strict.desired_replicas == 1 and "kept warm" in strict.reasons[0]
+    # a 5 % SLO budget (150 units of the hour's 3 000) pays for a ~110-unit wake-up: scale to zero
+    loose = POLICIES["slo"](obs(demand, now=9000.0, ready=1), None, replace(cfg, slo_served=0.95))[0]
+    assert loose.desired_replicas == 0
+    # a queue budget as long as the cold start loses nothing on waking: scale to zero at the strict SLO
+    patient = replace(cfg, service=replace(spec, max_queue_s=120.0))
+    assert POLICIES["slo"](obs(demand, now=9000.0, ready=1), None, patient)[0].desired_replicas == 0
+
+
+def test_slo_starts_a_new_service_with_headroom_that_fades_with_history():
+    decide = POLICIES["slo"]
+    spec = replace(SPEC, max_replicas=64)
+    cfg = replace(CFG, service=spec)
+    young = decide(obs(np.full(600, 10.0), now=5000.0, ready=5), None, cfg)[0]      # 10 min of history
+    old = decide(obs(np.full(7200, 10.0), now=5000.0, ready=5), None, cfg)[0]       # 2 h
+    flat = decide(obs(np.full(600, 10.0), now=5000.0, ready=5), None, replace(cfg, slo_warmup_headroom=1.0))[0]
+    # 10/s at 2/s a replica: 5; a 10-min-old service gets 1 + 0.25 x (1 - 600/1800) = 1.17x: 6
+    assert (young.desired_replicas, old.desired_replicas, flat.desired_replicas) == (6, 5, 5)

@@ -1,21 +1,27 @@
-"""The `slo` policy: replicas under "share of demand served within max_queue_s >= slo_served", then cost.
+"""The `slo` policy (the default): replicas under "share of demand served within max_queue_s >= slo_served", then cost.
 
-One decision, every `decision_interval_s`, from the Observation alone (state is JSON: lists and floats):
-1. Forecast: the `slo_quantile` of the service-window rate (`slo_base` "predictive": the predictive
-   policy's forecaster; "rise": level now + the quantile of how far the rate rose above the level within
-   what this decision provisions, over `slo_lookback_s`) and, when the history holds a full day or week,
-   the same window one season ago rescaled by today's level over the past hour (ratio in [0.5, 2]).
-2. Error budget (an SRE burn-rate alert on the SLO): every decision estimates the units at risk (the
-   queue beyond what the ready fleet, and starting replicas within the budget, drain in `max_queue_s`;
-   demand per step above what the ready fleet serves in a step and the budget). When the fast window
-   (`slo_fast_window_s`) burns at >= `slo_burn_alert` x the budget rate, the guard's factor on the
-   forecast multiplies by `slo_escalate` (up to `slo_headroom_max`), the hold grows (x2, at least
-   `slo_hold_burn_s`) and the quantile's tail halves `slo_tighten` times; at most once per cold start +
-   fast window. When the slow window (`slo_window_s`) burns under `slo_slack`, all relax back with
-   half-life `slo_relax_s`.
-3. Queue chase: when units are at risk or the queue grew beyond what the fleet drains, the recent rate
-   plus the queue drain (extrapolated by the rate's acceleration) is asked for at once.
-4. Scale up at once; scale down only to the largest need of the hold (at least one cold start).
+Each decision takes the largest of these needs, from the Observation alone (state is JSON: lists and floats):
+1. Forecast floor: the hybrid policy's need (a quantile of the service-window rate forecast over the next cold
+   start + interval, plus its queue correction) and, once the history holds a full day or week, the same window
+   one season ago rescaled by today's level over the past hour (ratio in [0.5, 2]); times the guard's factor,
+   and, for a new service, `slo_warmup_headroom` fading linearly to 1 over `slo_warmup_s` of demand history.
+2. Burst floor: when the last `slo_burst_window_s` is bursty (its busiest `slo_burst_resolution_s` rate is at
+   least `slo_burst_ratio` x its mean rate), at least what the HPA rule holds (target-utilisation headroom,
+   scale-down stabilisation). Bursts larger than any before them come without warning; only standing
+   headroom serves them, and a forecast of the recent past does not keep any.
+3. Error budget (SRE multiwindow burn-rate alerts on the SLO): every decision estimates the units lost since
+   the last one (the queue beyond what the fleet drains within `max_queue_s`, and a fluid FIFO of the new
+   steps against the ready fleet with the queue budget in whole steps, as the replay serves it). When the
+   fast window (`slo_fast_window_s`) burns at >= `slo_burn_alert` x the budget rate while the slow window
+   (`slo_window_s`) burns at >= `slo_burn_alert_slow` x (a lone small loss in a calm hour is not a trend),
+   the factor multiplies by `slo_escalate` (`slo_escalate_severe` when the fast burn is >= `slo_burn_severe`;
+   up to `slo_headroom_max`) and a peak hold starts (`slo_hold_burn_s`, doubling on each further burn up to
+   `slo_hold_max_s`): at least the busiest service-window rate of the hold, times the factor. At most one
+   escalation per cold start + fast window. When the slow window burns under `slo_slack`, both relax back
+   with half-life `slo_relax_s`.
+4. Scale to zero: with `scale_to_zero`, one replica stays up through idle time while waking from zero would
+   lose more than the slow window's budget has left.
+Defaults: chosen by leave-one-trace-out over every shared trace (bench/bench_replay.py; BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ def _steps(seconds: float, step: float) -> int:
     return max(1, int(round(seconds / step)))
 
 
+def _service_window(cfg: AutoscaleConfig, step: float) -> int:
+    return 1 + int(math.floor(cfg.service.max_queue_s / step + 1e-9))
+
+
 def _seasonal_rate(y: np.ndarray, step: float, h: int, w: int, seasons_s: tuple[float, ...]) -> float:
     """Peak service-window rate over the next h steps one season ago, rescaled to today's level (0: no season)."""
     level = _steps(SEASON_LEVEL_S, step)
@@ -51,65 +61,37 @@ def _seasonal_rate(y: np.ndarray, step: float, h: int, w: int, seasons_s: tuple[
     return float(np.mean(preds)) / step if preds else 0.0
 
 
-def _rise_forecast(y: np.ndarray, step: float, w: int, cfg: AutoscaleConfig, p: float) -> float:
-    """Level now + the p-quantile of (peak service-window rate in what the decision now provisions - level then).
-
-    A replica asked for now is ready a cold start later, and the next decision asks again one interval
-    after that, so this decision answers for the service windows ending within (cold start, cold start +
-    interval] from now; the hold keeps what earlier decisions asked for until then.
-    """
-    skip = int(math.floor(cfg.service.cold_start_s / step + 1e-9))
-    h = max(skip + 1, int(math.ceil((cfg.service.cold_start_s + cfg.decision_interval_s) / step - 1e-9)))
-    lv = _steps(cfg.predictive_level_s, step)
-    look = _steps(cfg.slo_lookback_s, step)
-    tail = y[-(look + h + max(lv, w)):]
-    if tail.size == 0:
-        return 0.0
-    level_now = float(tail[-lv:].mean())
-    if tail.size < max(lv, w) + h + 1:
-        # a short history: its busiest service window (or all of it), not one step's count
-        return max(level_now, float(window_rates(tail, min(w, tail.size)).max())) / step
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    levels = window_rates(tail, lv)           # levels[k] ends at tail index k + lv - 1
-    rates = window_rates(tail, w)             # rates[k] ends at tail index k + w - 1
-    ends = np.arange(max(lv, w) - 1, tail.size - h)
-    peaks = sliding_window_view(rates, h - skip).max(axis=1)   # peaks[k] = max rates[k .. k+h-skip-1]
-    fut = peaks[ends + 1 + skip - (w - 1)]    # rates ending at j + skip + 1 .. j + h
-    rise = fut - levels[ends - (lv - 1)]
-    q = float(np.quantile(rise, p)) if rise.size else 0.0
-    return max(0.0, level_now + q) / step
+def burstiness(obs: Observation, cfg: AutoscaleConfig) -> float:
+    """Busiest `slo_burst_resolution_s` rate of the last `slo_burst_window_s` over its mean (1: flat or no data)."""
+    tail = obs.demand[-_steps(cfg.slo_burst_window_s, obs.step_s):]
+    r = _steps(cfg.slo_burst_resolution_s, obs.step_s)
+    if tail.size < r or tail.sum() <= 0:
+        return 1.0
+    rates = window_rates(tail, r)
+    return float(rates.max() / rates.mean())
 
 
-def _burst_rate(obs: Observation, cfg: AutoscaleConfig, horizon_s: float) -> float:
-    """Recent rate plus queue drain, extrapolated over the horizon when the rate accelerates."""
-    step = obs.step_s
-    b = _steps(cfg.slo_burst_s, step)
-    y = obs.demand
-    now = float(y[-b:].sum()) / (b * step) if y.size else 0.0
-    before = float(y[-2 * b:-b].sum()) / (b * step) if y.size >= 2 * b else now
-    slope = max(0.0, now - before) / (b * step)  # units/s per second
-    drain = obs.queue_units / max(cfg.service.max_queue_s, cfg.decision_interval_s, step)
-    return now + drain + slope * horizon_s * cfg.slo_accel_weight
+def units_at_risk(obs: Observation, cfg: AutoscaleConfig, n_new: int) -> float:
+    """Units the fleet did not serve within the queue budget over the last `n_new` steps (an estimate).
 
-
-def _at_risk(obs: Observation, cfg: AutoscaleConfig) -> float:
-    """Units the fleet will not serve within the queue budget (an estimate from what is visible).
-
-    The larger of two views: the queue beyond what the fleet drains within `max_queue_s` (the ready
-    replicas, and a starting one for what is left of the budget after its cold start, nothing when the
-    cold start is longer), and, per step since the last decision, demand above what the ready fleet
-    serves in that step and the queue budget (a queue budget shorter than a step leaves no queue to see).
+    The larger of: the queue beyond what the ready replicas (and a starting one, for what is left of the
+    budget after its cold start) drain within `max_queue_s`; and a fluid FIFO of the new steps against the
+    ready fleet holding at most `floor(max_queue_s / step)` steps of its capacity (a queue budget shorter than
+    a step holds nothing: each step's excess is lost, as the replay's queue loses it).
     """
     spec = cfg.service
     cap = spec.capacity_per_replica
     drain = (obs.ready_replicas * spec.max_queue_s
              + obs.starting_replicas * max(0.0, spec.max_queue_s - spec.cold_start_s)) * cap
     queued = max(0.0, obs.queue_units - drain)
-    n = _steps(cfg.decision_interval_s, obs.step_s)
-    tail = obs.demand[-n:]
-    per_step = obs.ready_replicas * cap * (obs.step_s + spec.max_queue_s)
-    return max(queued, float(np.maximum(0.0, tail - per_step).sum()))
+    per_step = obs.ready_replicas * cap * obs.step_s
+    room = per_step * math.floor(spec.max_queue_s / obs.step_s + 1e-9)
+    backlog = lost = 0.0
+    for units in obs.demand[-n_new:].tolist():
+        backlog = max(0.0, backlog + units - per_step)
+        if backlog > room:
+            lost, backlog = lost + backlog - room, room
+    return max(queued, lost)
 
 
 def _burn(log: list, now: float, window_s: float, budget: float) -> float:
@@ -133,71 +115,97 @@ def _guard(st: dict, obs: Observation, cfg: AutoscaleConfig, risk: float, arrive
     slow = _burn(log, now, cfg.slo_window_s, budget)
     factor = float(st.get("factor", 1.0))
     hold_s = float(st.get("hold_s", cfg.slo_hold_start_s))
-    tighten = float(st.get("tighten", 0.0))
     escalated = st.get("escalated")
     # one escalation per cold start + fast window at most: what it buys shows a cold start later, and the
     # fast window still holds the burn that caused it until then
     cooled = escalated is None or now - escalated >= cfg.service.cold_start_s + cfg.slo_fast_window_s
-    if risk > 0 and fast >= cfg.slo_burn_alert and cooled:
-        factor = min(cfg.slo_headroom_max, factor * cfg.slo_escalate)
+    if risk > 0 and fast >= cfg.slo_burn_alert and slow >= cfg.slo_burn_alert_slow and cooled:
+        step_up = cfg.slo_escalate_severe if fast >= cfg.slo_burn_severe else cfg.slo_escalate
+        factor = min(cfg.slo_headroom_max, factor * step_up)
         hold_s = min(cfg.slo_hold_max_s, max(2 * hold_s, cfg.slo_hold_burn_s))
-        tighten = min(4.0, tighten + cfg.slo_tighten)
         escalated = now
     elif slow < cfg.slo_slack and (escalated is None or now - escalated >= cfg.slo_fast_window_s):
         decay = 0.5 ** (cfg.decision_interval_s / cfg.slo_relax_s)
         factor = 1.0 + (factor - 1.0) * decay
         hold_s = cfg.slo_hold_s + (hold_s - cfg.slo_hold_s) * decay
-        tighten *= decay
-    return {"factor": factor, "hold_s": hold_s, "tighten": tighten, "escalated": escalated, "log": log}, fast, slow
+    return {"factor": factor, "hold_s": hold_s, "escalated": escalated, "log": log}, fast, slow
+
+
+def _peak_rate(obs: Observation, cfg: AutoscaleConfig, hold_s: float) -> float:
+    """The busiest service-window rate of the last `hold_s` (0 while no hold is on)."""
+    w = _service_window(cfg, obs.step_s)
+    if hold_s < obs.step_s or obs.demand.size < w:
+        return 0.0
+    tail = obs.demand[-max(w, int(hold_s / obs.step_s)):]
+    return float(window_rates(tail, w).max()) / obs.step_s
+
+
+def _keep_warm(obs: Observation, cfg: AutoscaleConfig, log: list) -> tuple[int, str]:
+    """One replica kept up through idle time when waking from zero would spend more than the budget has left.
+
+    Demand arriving at zero replicas waits a cold start; what the queue cannot hold for that long is lost:
+    the active level (mean rate of the window's steps with demand) x (cold start - queue budget). The budget
+    left is the SLO's share of the slow window's demand minus what the guard counted lost in it.
+    """
+    spec = cfg.service
+    exposed_s = spec.cold_start_s - spec.max_queue_s
+    if not spec.scale_to_zero or exposed_s <= 0:
+        return 0, ""
+    tail = obs.demand[-_steps(cfg.slo_window_s, obs.step_s):]
+    active = tail[tail > 0]
+    if active.size == 0:
+        return 0, ""
+    level = float(active.mean()) / obs.step_s
+    wake_loss = level * exposed_s
+    left = max(0.0, (1.0 - cfg.slo_served) * float(tail.sum()) - sum(r for _, _, r in log))
+    if wake_loss <= left:
+        return 0, ""
+    return 1, f"; one kept warm: waking from zero would lose ~{wake_loss:.0f} units, the budget has {left:.0f} left"
 
 
 def slo(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, Any]:
-    """Forecast quantile x the guard's factor, plus a queue chase; up at once, down after the guard's hold."""
+    """Forecast floor x the guard's factor, the HPA rule on bursty traffic, the peak held after a burn."""
+    # the hybrid and HPA rules are policies of _policies, which imports this module to register `slo`
+    from costplane.autoscale._policies import hpa, hybrid
+
     spec = cfg.service
     step = obs.step_s
     cap = spec.capacity_per_replica
     st = dict(state) if isinstance(state, dict) else {}
     last = st.get("last")
 
-    # 3. error budget: what is at risk now, against demand seen since the last decision
+    # 3. error budget: what was lost since the last decision, against the demand that arrived meanwhile
     n_new = _steps(obs.now_s - last, step) if last is not None else _steps(cfg.decision_interval_s, step)
     arrived = float(obs.demand[-n_new:].sum()) if obs.demand.size else 0.0
-    risk = _at_risk(obs, cfg)
+    risk = units_at_risk(obs, cfg, n_new)
     guard, fast, slow = _guard(st.get("guard") or {}, obs, cfg, risk, arrived)
     factor, hold_s = guard["factor"], guard["hold_s"]
 
-    # 1. forecast: today's level plus the p-quantile of how far the service-window rate rose above the
-    # level within one cold start + interval over the lookback (burst-aware), and the seasons
-    w = 1 + int(math.floor(spec.max_queue_s / step + 1e-9))
-    horizon_s = spec.cold_start_s + cfg.decision_interval_s
-    y = obs.demand
-    p = 1.0 - (1.0 - cfg.slo_quantile) * 0.5 ** guard["tighten"]
-    if cfg.slo_base == "rise":
-        recent = _rise_forecast(y, step, w, cfg, p)
-    else:  # the predictive forecaster (3 min lookback, lifted by the recent level) at quantile p
-        from costplane.autoscale._policies import _forecast_need
-
-        recent = _forecast_need(obs, cfg, p, 0.0)[1] if y.size else 0.0
-    h = max(1, int(math.ceil(horizon_s / step)))
-    seasonal = _seasonal_rate(y, step, h, w, cfg.slo_seasons_s)
-    forecast = max(recent, seasonal)
-    rate = forecast * (1.0 + cfg.slo_headroom) * factor
-    raw = replicas_for_rate(rate, cap)
-    # 2. queue chase: when the queue holds more than the fleet (starting replicas included) drains in its
-    # budget, or grew since the last decision, add what the recent rate and the queue drain need, at once
-    queue_before = float(st.get("queue", 0.0))
-    burst = 0.0
-    if risk > 0 or (obs.queue_units > queue_before and obs.queue_units > obs.current_replicas * cap * spec.max_queue_s):
-        burst = _burst_rate(obs, cfg, horizon_s)
-        raw = max(raw, replicas_for_rate(burst, cap))
-
-    # 4. up at once, down only to the largest need within the hold
-    keep_s = max(hold_s, spec.cold_start_s)  # what earlier decisions asked for is needed until it is ready
-    needs = [e for e in st.get("needs", []) if obs.now_s - e[0] < keep_s]
-    needs.append([obs.now_s, raw])
-    desired = max(n for _, n in needs)
-    why = (f"need {raw}: {rate:.2f}/s (level + q{p:.3g} rise {recent:.2f}, season {seasonal:.2f}, x{factor:.2f}), "
-           f"chase {burst:.2f}/s; burn {min(fast, 1e6):.2f} fast / {min(slow, 1e6):.2f} slow; "
-           f"hold {hold_s:.0f} s -> {desired}")
-    new_state = {"guard": guard, "needs": needs, "last": obs.now_s, "queue": obs.queue_units}
-    return Decision(obs.current_replicas, desired, (why,)), new_state
+    # 1. forecast floor (and the season), times the factor
+    floor_decision, hybrid_state = hybrid(obs, st.get("hybrid"), cfg)
+    h = max(1, int(math.ceil((spec.cold_start_s + cfg.decision_interval_s) / step)))
+    seasonal = _seasonal_rate(obs.demand, step, h, _service_window(cfg, step), cfg.slo_seasons_s)
+    forecast = max(floor_decision.desired_replicas, replicas_for_rate(seasonal, cap))
+    # a new service starts cautious: a forecast from minutes of history misses more, and a short history's
+    # error budget is small (the extra headroom fades linearly over `slo_warmup_s` of history)
+    young = max(0.0, 1.0 - obs.demand.size * step / cfg.slo_warmup_s) if cfg.slo_warmup_s > 0 else 0.0
+    warmup = 1.0 + (cfg.slo_warmup_headroom - 1.0) * young
+    need = int(math.ceil(forecast * factor * warmup - 1e-9))
+    # 2. burst floor: the HPA rule's replicas while the recent traffic is bursty (its state runs always,
+    # so its stabilisation window is warm when a burst starts)
+    hpa_decision, hpa_state = hpa(obs, st.get("hpa"), cfg)
+    ratio = burstiness(obs, cfg)
+    bursty = ratio >= cfg.slo_burst_ratio
+    if bursty:
+        need = max(need, hpa_decision.desired_replicas)
+    # 3. after a burn: the peak of the hold, times the factor
+    peak = _peak_rate(obs, cfg, hold_s)
+    need = max(need, replicas_for_rate(peak * factor, cap))
+    # 4. scale to zero only when the budget can pay for the next wake-up
+    warm, warm_why = _keep_warm(obs, cfg, guard["log"]) if need == 0 else (0, "")
+    need = max(need, warm)
+    why = (f"need {need}: forecast {forecast} x{factor:.2f}, season {seasonal:.2f}/s; burst ratio {ratio:.2f}"
+           f"{f' -> hpa {hpa_decision.desired_replicas}' if bursty else ''}; peak {peak:.2f}/s held {hold_s:.0f} s; "
+           f"burn {min(fast, 1e6):.2f} fast / {min(slow, 1e6):.2f} slow{warm_why}")
+    new_state = {"guard": guard, "hybrid": hybrid_state, "hpa": hpa_state, "last": obs.now_s}
+    return Decision(obs.current_replicas, need, (why,)), new_state

@@ -90,7 +90,7 @@ def replay_cmd(
              "window and use its (tighter, still valid) dual bound; work-limited, so the same on every "
              "machine; 0 = LP only; default: the root node on traces up to 4 h, LP only on longer ones.")] = None,
     forecaster: Annotated[str, typer.Option(
-        help="Demand forecaster of predictive/hybrid: recent-quantile (fast default) or a costplane.forecast "
+        help="Demand forecaster of predictive/hybrid/slo: recent-quantile (fast default) or a costplane.forecast "
              "model name such as ets (fitted on per-minute means).")] = "recent-quantile",
     compare: Annotated[bool, typer.Option("--compare", help="Run every policy and plot them.")] = False,
     plot: Annotated[Path | None, typer.Option(help=f"PNG path for --compare (default {DEFAULT_PLOT}).")] = None,
