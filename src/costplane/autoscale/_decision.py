@@ -14,6 +14,12 @@ SEASON_LEVEL_S = 3600.0  # level over which a past season is rescaled to today (
 DECISION_INTERVAL_S = 15.0  # Kubernetes HPA sync period; also Ray Serve's default look-back cadence order
 
 
+def service_window_steps(cfg: AutoscaleConfig, step_s: float) -> int:
+    """Steps of a service window (max_queue_s + one step): demand may wait that long, so capacity follows
+    bursts only at that resolution."""
+    return 1 + int(math.floor(cfg.service.max_queue_s / step_s + 1e-9))
+
+
 def replicas_for_rate(rate_per_s: float, capacity_per_replica: float) -> int:
     """Whole replicas that serve `rate_per_s` (a hair of float noise does not buy a replica)."""
     if rate_per_s <= 0:
@@ -101,7 +107,7 @@ class AutoscaleConfig:
     upscale_delay_s: float = 0.0
     downscale_delay_s: float = 0.0
     warmup_s: float = 120.0                  # no down-scaling before this much demand history
-    # slo (autoscale/_slo.py), the default: bench/bench_replay.py's rule on all 7 traces x 3 specs (most pairs
+    # slo (autoscale/_slo.py), the default: bench/bench_replay.py's rule on all 7 traces x 4 specs (most pairs
     # meeting the issue-17 bar, then least mean cost); BENCHMARKS.md "Inference replay" has it out of sample.
     slo_served: float = 0.999                # the SLO: share of demand served within max_queue_s
     slo_burn_alert: float = 2.0              # fast-window burn rate (x the budget) that escalates the guard

@@ -28,7 +28,13 @@ import inspect
 import math
 from typing import Any
 
-from costplane.autoscale._decision import AutoscaleConfig, Decision, Observation, replicas_for_rate
+from costplane.autoscale._decision import (
+    AutoscaleConfig,
+    Decision,
+    Observation,
+    replicas_for_rate,
+    service_window_steps,
+)
 from costplane.autoscale._forecaster import default_forecaster, window_rates
 from costplane.autoscale._guard import Policy, guarded
 from costplane.autoscale._slo import slo
@@ -37,10 +43,6 @@ from costplane.core.errors import InputError
 HPA_SCALE_UP_PODS = 4        # HPA default scale-up policy: +4 pods or +100 % per 15 s, whichever is more
 HPA_SCALE_UP_PERCENT = 100.0
 KNATIVE_MAX_SCALE_DOWN_RATE = 2.0
-
-
-def service_window_steps(cfg: AutoscaleConfig, step_s: float) -> int:
-    return 1 + int(math.floor(cfg.service.max_queue_s / step_s + 1e-9))
 
 
 def static_peak(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, Any]:

@@ -31,7 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from costplane.autoscale._decision import SEASON_LEVEL_S, AutoscaleConfig, Decision, Observation, replicas_for_rate
+from costplane.autoscale._decision import (
+    SEASON_LEVEL_S,
+    AutoscaleConfig,
+    Decision,
+    Observation,
+    replicas_for_rate,
+    service_window_steps,
+)
 from costplane.autoscale._forecaster import window_rates
 
 SEASON_RATIO = (0.5, 2.0)
@@ -39,10 +46,6 @@ SEASON_RATIO = (0.5, 2.0)
 
 def _steps(seconds: float, step: float) -> int:
     return max(1, int(round(seconds / step)))
-
-
-def _service_window(cfg: AutoscaleConfig, step: float) -> int:
-    return 1 + int(math.floor(cfg.service.max_queue_s / step + 1e-9))
 
 
 def _seasonal_rate(y: np.ndarray, step: float, h: int, w: int, seasons_s: tuple[float, ...]) -> float:
@@ -133,7 +136,7 @@ def _guard(st: dict, obs: Observation, cfg: AutoscaleConfig, risk: float, arrive
 
 def _peak_rate(obs: Observation, cfg: AutoscaleConfig, hold_s: float) -> float:
     """The busiest service-window rate of the last `hold_s` (0 while no hold is on)."""
-    w = _service_window(cfg, obs.step_s)
+    w = service_window_steps(cfg, obs.step_s)
     if hold_s < obs.step_s or obs.demand.size < w:
         return 0.0
     tail = obs.demand[-max(w, int(hold_s / obs.step_s)):]
@@ -184,7 +187,7 @@ def slo(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, A
     # 1. forecast floor (and the season), times the factor
     floor_decision, hybrid_state = hybrid(obs, st.get("hybrid"), cfg)
     h = max(1, int(math.ceil((spec.cold_start_s + cfg.decision_interval_s) / step)))
-    seasonal = _seasonal_rate(obs.demand, step, h, _service_window(cfg, step), cfg.slo_seasons_s)
+    seasonal = _seasonal_rate(obs.demand, step, h, service_window_steps(cfg, step), cfg.slo_seasons_s)
     forecast = max(floor_decision.desired_replicas, replicas_for_rate(seasonal, cap))
     # a new service starts cautious: a forecast from minutes of history misses more, and a short history's
     # error budget is small (the extra headroom fades linearly over `slo_warmup_s` of history)
