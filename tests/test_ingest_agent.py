@@ -186,6 +186,8 @@ def test_agent_stops_on_sigterm_and_on_sigint_even_when_started_with_sigint_igno
             except httpx.HTTPError:
                 assert proc.poll() is None, proc.stderr.read()
                 time.sleep(0.2)
+        else:
+            pytest.fail("agent never served /metrics within 30 s")
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=20)
     finally:

@@ -265,11 +265,11 @@ def agent_cmd(
             return
         _print_snapshot(snap)
         return
+    stop = threading.Event()
+    stop_on_signals(stop)  # before /metrics answers: a signal from then on ends the loop cleanly
     agent.serve(host, port)
     err_console.print(f"serving DCGM-format metrics on http://{host}:{port}/metrics (Ctrl-C or SIGTERM stops)",
                       highlight=False, markup=False)
-    stop = threading.Event()
-    stop_on_signals(stop)
     next_s = clock.now_s()
     while not stop.is_set():
         if store is not None:
