@@ -63,7 +63,6 @@ QUICK_GRID = {"slo_burst_ratio": (3.0, 5.0), "slo_warmup_headroom": (1.0, 1.25)}
 # "some causal policy reaches 99.9 %" on their pair. The previous `slo` default (a rise forecast at q 0.95
 # held 900 s from the start), 2026-12-04 run of this bench.
 KNOWN_REACH = {("genai-gpu", "chat-service"): "previous slo (rise q0.95, hold 900 s): 99.905 % at 1.60x"}
-REFERENCE: dict = {}
 
 
 def load_series(quick: bool) -> dict[str, DemandSeries]:
@@ -160,7 +159,7 @@ def replay_all(series: dict[str, DemandSeries], grid: dict, jobs: int) -> dict:
     pairs = [(t, s, spec) for t, s in series.items() for spec in SPECS]
     res: dict = {}
     runs = [(k, None) for k in BASELINES] + [(f"hold-peak {h} s", None) for h in HOLD_PEAK_S]
-    runs += [(k, g) for k, g in REFERENCE.items()] + [(key_of(g), g) for g in settings(grid)]
+    runs += [(key_of(g), g) for g in settings(grid)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         oracles = {}
         for trace, spec, orc in pool.map(run_oracle, pairs):

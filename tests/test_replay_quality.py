@@ -62,9 +62,9 @@ def test_default_and_slo_meet_the_issue_17_bar_on_the_smooth_traces(traces_dir, 
         assert mine.cost_usd < runs[rival].cost_usd
 
 
-def _bursty_pair(traces_dir, trace: str, spec_name: str, policies: tuple[str, ...]) -> dict:
+def _bursty_pair(traces_dir, shared_dir, trace: str, spec_name: str, policies: tuple[str, ...]) -> dict:
     spec_path = (ROOT / "bench" / f"{spec_name}.yaml" if spec_name.startswith("replay-")
-                 else traces_dir.parent.parent / "examples" / f"{spec_name}.yaml")
+                 else shared_dir / "examples" / f"{spec_name}.yaml")
     spec = replace(read_service_spec(spec_path), max_replicas=256)
     if trace == "genai-gpu":
         series = gpu_use_series(traces_dir / "alibaba-genai-2026-usage/pod_gpu_duty_cycle_anon.csv", 15.0)
@@ -75,17 +75,17 @@ def _bursty_pair(traces_dir, trace: str, spec_name: str, policies: tuple[str, ..
 
 
 @pytest.mark.parametrize("spec_name", ["chat-service", "replay-bursty", "replay-gateway"])
-def test_default_serves_at_least_hpa_and_knative_where_no_policy_keeps_the_slo(traces_dir, spec_name):
+def test_default_serves_at_least_hpa_and_knative_where_no_policy_keeps_the_slo(traces_dir, shared_dir, spec_name):
     """Azure code 2023: bursts larger than anything before them; no causal policy serves 99.9 % (BENCHMARKS.md).
     The bar there: the default serves at least as much as the better of HPA and Knative (hybrid served 35-82 %)."""
-    runs = _bursty_pair(traces_dir, "azure-code", spec_name, (DEFAULT_POLICY, "hpa", "knative"))
+    runs = _bursty_pair(traces_dir, shared_dir, "azure-code", spec_name, (DEFAULT_POLICY, "hpa", "knative"))
     best = max(runs["hpa"].demand_served_fraction, runs["knative"].demand_served_fraction)
     assert runs[DEFAULT_POLICY].demand_served_fraction >= best - 1e-12
 
 
-def test_default_keeps_the_slo_for_less_than_hpa_on_the_gpu_use_series(traces_dir):
+def test_default_keeps_the_slo_for_less_than_hpa_on_the_gpu_use_series(traces_dir, shared_dir):
     """Alibaba GenAI GPU use, gateway spec: step-like demand; the budget guard's peak hold keeps 99.9 %."""
-    runs = _bursty_pair(traces_dir, "genai-gpu", "replay-gateway", (DEFAULT_POLICY, "hpa", "hybrid"))
+    runs = _bursty_pair(traces_dir, shared_dir, "genai-gpu", "replay-gateway", (DEFAULT_POLICY, "hpa", "hybrid"))
     assert runs["hybrid"].demand_served_fraction < 0.999          # the forecast alone misses it
     assert runs[DEFAULT_POLICY].demand_served_fraction >= 0.999
     assert runs["hpa"].demand_served_fraction >= 0.999
