@@ -42,6 +42,7 @@ from costplane.autoscale._decision import (
 from costplane.autoscale._forecaster import window_rates
 
 SEASON_RATIO = (0.5, 2.0)
+RELAXED = 0.01  # the guard's factor counts as relaxed (1) within this of 1
 
 
 def _steps(seconds: float, step: float) -> int:
@@ -129,7 +130,9 @@ def _guard(st: dict, obs: Observation, cfg: AutoscaleConfig, risk: float, arrive
         escalated = now
     elif slow < cfg.slo_slack and (escalated is None or now - escalated >= cfg.slo_fast_window_s):
         decay = 0.5 ** (cfg.decision_interval_s / cfg.slo_relax_s)
-        factor = 1.0 + (factor - 1.0) * decay
+        # the last percent snaps to 1: the need is ceil(forecast x factor), so a factor of 1 + 1e-6 (the tail of
+        # an exponential decay) would keep a whole replica forever
+        factor = 1.0 + (factor - 1.0) * decay if factor - 1.0 >= RELAXED else 1.0
         hold_s = cfg.slo_hold_s + (hold_s - cfg.slo_hold_s) * decay
     return {"factor": factor, "hold_s": hold_s, "escalated": escalated, "log": log}, fast, slow
 
