@@ -170,3 +170,18 @@ def test_auto_picks_the_model_that_fits():
 def test_get_model_rejects_unknown_names():
     with pytest.raises(InputError, match="unknown forecast model"):
         get_model("prophet")
+
+
+def test_linear_interval_stays_sane_with_a_weekly_season_on_top_of_a_daily_one():
+    """Weekly harmonic 7 is daily harmonic 1: the same column twice (up to rounding) made XᵀX near-singular and
+    the 80 % interval of hourly task arrivals reach 10^5 where the data is about 10."""
+    from costplane.forecast._linear import design, fit_linear_batch, linear_predict
+
+    t = np.arange(24 * 7 * 3, dtype=float)
+    rng = np.random.default_rng(3)
+    y = 10 + 4 * np.sin(2 * np.pi * t / 24) + rng.poisson(3, t.size)
+    assert design(t, (24, 168)).shape[1] == 2 + 20 + 18  # 10 daily harmonics, 10 weekly minus k = 7 (= daily 1)
+    state = fit_linear_batch([y], 24, 168)[0]
+    mean, sd = linear_predict(state, 24)
+    assert state.seasons == (24, 168)
+    assert np.all(sd < 2 * state.sigma) and np.all(np.abs(mean - 10) < 10)

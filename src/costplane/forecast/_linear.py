@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -34,8 +35,14 @@ def _harmonics(season: int) -> int:
 
 def design(t: np.ndarray, seasons: Sequence[int]) -> np.ndarray:
     cols = [np.ones_like(t), t]
+    seen: set[Fraction] = set()
     for s in seasons:
         for k in range(1, _harmonics(s) + 1):
+            # a harmonic of the second season can be one of the first (weekly k = 7 is daily k = 1): the same
+            # column twice, equal up to rounding, makes XᵀX near-singular and the interval explode
+            if Fraction(k, s) in seen:
+                continue
+            seen.add(Fraction(k, s))
             angle = 2 * np.pi * k * t / s
             if 2 * k != s:  # sin(πt) is identically zero on integers
                 cols.append(np.sin(angle))
