@@ -264,18 +264,21 @@ def test_slo_guard_relaxes_with_slack():
     assert 1.0 <= state["inner"]["guard"]["factor"] < 1.0 + 0.5 * (factor - 1.0)
 
 
-def test_slo_guard_relaxes_fully_and_keeps_no_replica_for_a_decayed_factor():
+def test_slo_guard_relaxes_fully_and_keeps_a_spare_replica_only_while_the_burn_is_recent():
     """The factor decays exponentially; its last percent snaps to 1, else ceil(forecast x (1 + 1e-6)) would keep
-    one replica more than the forecast forever after the first burn."""
+    a replica above the forecast for good. The one spare replica a burn buys lasts `slo_spare_s`, no longer."""
     decide = POLICIES["slo"]
     steady = np.full(3600, 4.0)
-    _, state = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, CFG)
-    assert state["inner"]["guard"]["factor"] > 1.0
-    for k in range(1, 900):  # 3.75 h without loss: an hour until the slow window has slack, then 11 half-lives
-        decision, state = decide(obs(steady, now=5000.0 + 15 * k, ready=10), state, CFG)
-    assert state["inner"]["guard"]["factor"] == 1.0
-    fresh = decide(obs(steady, now=5000.0 + 15 * 900, ready=10), None, replace(CFG, slo_warmup_headroom=1.0))[0]
-    assert decision.desired_replicas == fresh.desired_replicas == 2  # 4/s on 2/s replicas, no headroom left
+    fresh = decide(obs(steady, now=20000.0, ready=10), None, replace(CFG, slo_warmup_headroom=1.0))[0]
+    assert fresh.desired_replicas == 2  # 4/s on 2/s replicas, no headroom
+    for spare_s, after in ((0.0, 2), (7200.0, 2), (86_400.0, 3)):
+        cfg = replace(CFG, slo_spare_s=spare_s)
+        _, state = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, cfg)
+        assert state["inner"]["guard"]["factor"] > 1.0
+        for k in range(1, 900):  # 3.75 h without loss: an hour until the slow window has slack, then 11 half-lives
+            decision, state = decide(obs(steady, now=5000.0 + 15 * k, ready=10), state, cfg)
+        assert state["inner"]["guard"]["factor"] == 1.0
+        assert decision.desired_replicas == after, spare_s
 
 
 def test_slo_scales_to_zero_only_when_the_budget_pays_for_the_wake_up():

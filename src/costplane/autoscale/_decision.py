@@ -128,6 +128,7 @@ class AutoscaleConfig:
     slo_warmup_s: float = 1800.0             # ... fading linearly to 1 over this much demand history
     slo_headroom_max: float = 4.0            # the guard's factor at most
     slo_slack: float = 0.5                   # slow-window burn below which the guard relaxes
+    slo_spare_s: float = 86_400.0            # one spare replica above the forecast for this long after a burn
     slo_relax_s: float = 900.0               # half-life of the factor and the hold once there is slack
     slo_seasons_s: tuple[float, ...] = (86_400.0, 7 * 86_400.0)
     forecaster: Any = field(default=None, compare=False)  # Forecaster factory; None = the fast built-in one
