@@ -122,7 +122,6 @@ def _guard(st: dict, obs: Observation, cfg: AutoscaleConfig, risk: float, arrive
     factor = float(st.get("factor", 1.0))
     hold_s = float(st.get("hold_s", cfg.slo_hold_start_s))
     escalated = st.get("escalated")
-    spare_until = st.get("spare_until")
     # one escalation per cold start + fast window at most: what it buys shows a cold start later, and the
     # fast window still holds the burn that caused it until then
     cooled = escalated is None or now - escalated >= cfg.service.cold_start_s + cfg.slo_fast_window_s
@@ -131,15 +130,13 @@ def _guard(st: dict, obs: Observation, cfg: AutoscaleConfig, risk: float, arrive
         factor = min(cfg.slo_headroom_max, factor * step_up)
         hold_s = min(cfg.slo_hold_max_s, max(2 * hold_s, cfg.slo_hold_burn_s))
         escalated = now
-        spare_until = now + cfg.slo_spare_s
     elif slow < cfg.slo_slack and (escalated is None or now - escalated >= cfg.slo_fast_window_s):
         decay = 0.5 ** (cfg.decision_interval_s / cfg.slo_relax_s)
         # the last percent snaps to 1: the need is ceil(forecast x factor), so a factor of 1 + 1e-6 (the tail of
         # an exponential decay) would keep a whole replica forever
         factor = 1.0 + (factor - 1.0) * decay if factor - 1.0 >= RELAXED else 1.0
         hold_s = cfg.slo_hold_s + (hold_s - cfg.slo_hold_s) * decay
-    return ({"factor": factor, "hold_s": hold_s, "escalated": escalated, "spare_until": spare_until, "log": log},
-            fast, slow)
+    return {"factor": factor, "hold_s": hold_s, "escalated": escalated, "log": log}, fast, slow
 
 
 def _peak_rate(obs: Observation, cfg: AutoscaleConfig, hold_s: float) -> float:
@@ -202,8 +199,9 @@ def slo(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, A
     young = max(0.0, 1.0 - obs.demand.size * step / cfg.slo_warmup_s) if cfg.slo_warmup_s > 0 else 0.0
     warmup = 1.0 + (cfg.slo_warmup_headroom - 1.0) * young
     need = int(math.ceil(forecast * factor * warmup - 1e-9))
-    spare_until = guard.get("spare_until")
-    spare = 1 if forecast > 0 and spare_until is not None and obs.now_s < spare_until else 0
+    # one spare replica for `slo_spare_s` after the last escalation (a burn)
+    escalated = guard["escalated"]
+    spare = 1 if forecast > 0 and escalated is not None and obs.now_s < escalated + cfg.slo_spare_s else 0
     need = max(need, forecast + spare)
     # 2. burst floor: the HPA rule's replicas while the recent traffic is bursty (its state runs always,
     # so its stabilisation window is warm when a burst starts)
