@@ -104,33 +104,10 @@ PAI = TRACES / "alibaba-gpu-2023" / "openb_pod_list_default.csv"
 
 
 def pai_hourly() -> list[tuple[str, np.ndarray]]:
-    """Hourly GPU demand of the Alibaba PAI 2023 cluster (Weng et al., ATC 2023), a series with a daily cycle.
+    """Hourly GPU demand of the Alibaba PAI 2023 cluster (Weng et al., ATC 2023), series with a daily cycle."""
+    from costplane.traces import pai_hourly_series
 
-    Per QoS class (LS, BE) and for all tasks: tasks created per hour, GPUs they request per hour (num_gpu, or
-    gpu_milli/1000 of one GPU), and GPUs held by live tasks (mean per hour). Hours from the first day with at
-    least a tenth of the median day's arrivals (a few dozen tasks are spread over the 115 days before it) to
-    the last whole hour with an arrival.
-    """
-    pods = pd.read_csv(PAI, usecols=["qos", "num_gpu", "gpu_milli", "creation_time", "deletion_time"])
-    pods["gpus"] = np.where((pods.num_gpu == 1) & (pods.gpu_milli < 1000), pods.gpu_milli / 1000.0, pods.num_gpu)
-    per_day = (pods.creation_time // 86_400).value_counts().sort_index()
-    start = float(per_day.index[per_day >= 0.1 * per_day.median()][0] * 86_400)
-    hours = int((pods.creation_time.max() - start) // 3600)
-    edges = start + 3600.0 * np.arange(hours + 1)
-    out = []
-    for qos, sel in (("all", pods), ("LS", pods[pods.qos == "LS"]), ("BE", pods[pods.qos == "BE"])):
-        new = sel[sel.creation_time >= start]
-        slot = ((new.creation_time - start) // 3600).astype(int).to_numpy()
-        keep = (slot >= 0) & (slot < hours)
-        out.append((f"{qos}/tasks", np.bincount(slot[keep], minlength=hours).astype(float)))
-        out.append((f"{qos}/gpus-requested", np.bincount(slot[keep], weights=new.gpus.to_numpy()[keep],
-                                                         minlength=hours)))
-        # GPU-seconds of live tasks in each hour: overlap of [creation, deletion) with the hour
-        c = sel.creation_time.to_numpy(float)[:, None]
-        d = sel.deletion_time.fillna(edges[-1]).to_numpy(float)[:, None]
-        overlap = np.clip(np.minimum(d, edges[None, 1:]) - np.maximum(c, edges[None, :-1]), 0.0, None)
-        out.append((f"{qos}/gpus-live", (overlap * sel.gpus.to_numpy()[:, None]).sum(axis=0) / 3600.0))
-    return out
+    return pai_hourly_series(PAI)
 
 
 def scores(ys: list[np.ndarray], means: np.ndarray, los: np.ndarray, his: np.ndarray, h: int, windows: int,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costplane.core.errors import InputError
 from costplane.traces import DemandSeries, bin_arrivals, detect_format, load_trace, series_from_intervals
@@ -114,3 +116,34 @@ def test_dlrm_and_gpu_use_files_load_as_demand_series(traces_dir):
     g = load_trace(traces_dir / "alibaba-genai-2026-usage/pod_gpu_duty_cycle_anon.csv", step_s=15.0)
     assert g.unit == "gpu-busy" and g.rate.mean() == pytest.approx(4.26, abs=0.01)
     assert g.rate.max() == pytest.approx(17.3, abs=0.01)
+
+
+def test_pai_pod_list_gives_hourly_series_that_add_up(traces_dir):
+    import pandas as pd
+
+    from costplane.traces import pai_hourly_series
+
+    path = traces_dir / "alibaba-gpu-2023/openb_pod_list_default.csv"
+    series = dict(pai_hourly_series(path))
+    assert list(series) == [f"{q}/{k}" for q in ("all", "LS", "BE") for k in ("tasks", "gpus-requested", "gpus-live")]
+    assert {y.size for y in series.values()} == {823}  # 34 days of whole hours
+    for kind in ("tasks", "gpus-requested", "gpus-live"):  # LS + BE never exceeds all (other QoS classes exist)
+        assert np.all(series[f"LS/{kind}"] + series[f"BE/{kind}"] <= series[f"all/{kind}"] + 1e-9)
+    pods = pd.read_csv(path)
+    assert series["all/tasks"].sum() <= len(pods) and series["all/tasks"].sum() > 0.9 * len(pods)
+    assert series["all/gpus-live"].min() >= 0 and series["all/gpus-live"].max() < pods.num_gpu.sum()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-50, 150), st.floats(0, 80), st.floats(0.1, 8)), min_size=1, max_size=30))
+def test_weighted_instance_seconds_equal_the_overlap_by_brute_force(pods):
+    from costplane.traces._fleet import _instance_seconds
+
+    created = np.array([p[0] for p in pods])
+    deleted = created + np.array([p[1] for p in pods])
+    weights = np.array([p[2] for p in pods])
+    edges = np.arange(0.0, 121.0, 10.0)
+    per_step = np.diff(_instance_seconds(created, deleted, edges, weights))
+    overlap = np.clip(np.minimum(deleted[:, None], edges[None, 1:]) - np.maximum(created[:, None], edges[None, :-1]),
+                      0.0, None)
+    np.testing.assert_allclose(per_step, (overlap * weights[:, None]).sum(axis=0), atol=1e-6)

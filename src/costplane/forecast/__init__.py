@@ -1,4 +1,4 @@
-"""Demand forecasting: seasonal-naive, additive ETS, linear regression and `auto`, one protocol, many series.
+"""Demand forecasting: ensemble (default), seasonal-naive, ETS, linear, their combination and `auto`, one protocol.
 
 Pure numerics (no I/O, no clock). Every model is an instance with a unique `alias` and the statsforecast
 protocol::
@@ -23,6 +23,7 @@ from __future__ import annotations
 from costplane.forecast._auto import Auto
 from costplane.forecast._backtest import BacktestResult, SeriesScore, WindowForecast, backtest, cutoffs
 from costplane.forecast._batch import DEFAULT_MODEL, MODELS, fit_many, forecast_many, get_model, split, to_batch
+from costplane.forecast._combination import Combination
 from costplane.forecast._ensemble import Ensemble
 from costplane.forecast._ets import ETS
 from costplane.forecast._linear import Linear
@@ -32,7 +33,7 @@ from costplane.forecast._series import SeriesSet, prepare_columns, prepare_long
 from costplane.forecast._types import DEFAULT_LEVEL, BaseForecaster, Forecast, Forecaster, Prediction
 
 __all__ = [
-    "DEFAULT_LEVEL", "DEFAULT_MODEL", "ETS", "Ensemble", "MODELS", "Auto", "BacktestResult", "BaseForecaster", "Forecast", "Forecaster", "Linear",
+    "Combination", "DEFAULT_LEVEL", "DEFAULT_MODEL", "ETS", "Ensemble", "MODELS", "Auto", "BacktestResult", "BaseForecaster", "Forecast", "Forecaster", "Linear",
     "Prediction",
     "SeasonalNaive", "SeriesScore", "SeriesSet", "WindowForecast", "backtest", "cutoffs", "detect_season",
     "fit_many", "forecast_many", "get_model", "prepare_columns", "prepare_long", "seasonal_naive_mae", "secondary_season",

@@ -14,13 +14,14 @@ import numpy as np
 
 from costplane.core.errors import InputError
 from costplane.forecast._auto import Auto
+from costplane.forecast._combination import Combination
 from costplane.forecast._ensemble import Ensemble
 from costplane.forecast._ets import ETS
 from costplane.forecast._linear import Linear
 from costplane.forecast._naive import SeasonalNaive
 from costplane.forecast._types import DEFAULT_LEVEL, BaseForecaster, Forecast, as_series, check_horizon
 
-MODELS: dict[str, type[BaseForecaster]] = {m.alias: m for m in (Ensemble, SeasonalNaive, ETS, Linear, Auto)}
+MODELS: dict[str, type[BaseForecaster]] = {m.alias: m for m in (Ensemble, SeasonalNaive, ETS, Linear, Combination, Auto)}
 DEFAULT_MODEL = Ensemble.alias  # what `forecast backtest|predict|fit` run without --model
 
 

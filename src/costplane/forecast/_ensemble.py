@@ -70,28 +70,37 @@ def step_errors(y: np.ndarray, h: int, season: int) -> np.ndarray | None:
     return ordered[:, lo] + (ordered[:, hi] - ordered[:, lo]) * (pos - lo)
 
 
+def ensemble_states(ys: Sequence[np.ndarray], season: int, ets: Sequence[EtsState]) -> list[EnsembleState]:
+    """Ensemble states around ETS fits already made on the same histories (`auto` and `combination` share one)."""
+    return [EnsembleState(e, seasonal_naive_fit(y, season), seasonal_naive_fit(y, 1),
+                          y[-MAX_ERROR_HISTORY:].copy(), season) for e, y in zip(ets, ys)]
+
+
+def ensemble_predict(state: EnsembleState, h: int) -> tuple[np.ndarray, ...]:
+    """(mean, sd[, error table]) of a fitted ensemble."""
+    ets_mean, ets_sd = ets_predict(state.ets, h)
+    if state.seasonal.season > 1:
+        third = seasonal_naive_predict(state.seasonal, h)[0]
+    else:  # no season: a window average instead of a second naive
+        third = np.full(h, state.tail[-h:].mean())
+    means = np.stack([ets_mean, third, seasonal_naive_predict(state.naive, h)[0]])
+    mean = np.median(means, axis=0)
+    errors = step_errors(state.tail, h, state.season)
+    if errors is None:
+        return mean, ets_sd
+    return mean, ets_sd, errors
+
+
 class Ensemble(BaseForecaster):
     """Median of ETS, seasonal naive and naive; intervals from the history's own j-step errors."""
 
     alias = "ensemble"
 
     def _fit_batch(self, ys: Sequence[np.ndarray]) -> list[EnsembleState]:
-        ets = fit_ets_batch(ys, self.season)
-        return [EnsembleState(e, seasonal_naive_fit(y, self.season), seasonal_naive_fit(y, 1),
-                              y[-MAX_ERROR_HISTORY:].copy(), self.season) for e, y in zip(ets, ys)]
+        return ensemble_states(ys, self.season, fit_ets_batch(ys, self.season))
 
     def _predict_state(self, state: EnsembleState, h: int) -> tuple[np.ndarray, ...]:
-        ets_mean, ets_sd = ets_predict(state.ets, h)
-        if state.seasonal.season > 1:
-            third = seasonal_naive_predict(state.seasonal, h)[0]
-        else:  # no season: a window average instead of a second naive
-            third = np.full(h, state.tail[-h:].mean())
-        means = np.stack([ets_mean, third, seasonal_naive_predict(state.naive, h)[0]])
-        mean = np.median(means, axis=0)
-        errors = step_errors(state.tail, h, state.season)
-        if errors is None:
-            return mean, ets_sd
-        return mean, ets_sd, errors
+        return ensemble_predict(state, h)
 
     def _state_model(self, state: EnsembleState) -> str:
         return f"ensemble:{state.ets.method}"

@@ -43,6 +43,7 @@ from costplane.core.types import Catalog
 from costplane.placement import PlacementRequest, place
 from costplane.replay.jobs import ClusterSpec, NodeSpec
 from costplane.schedule import PRIORITY_NORMAL, QOS_PRIORITY, Job, JobSet, NodeOffer
+from costplane.traces import pod_gpus
 
 ALIBABA_POD_COLUMNS = {"name", "num_gpu", "gpu_milli", "creation_time", "deletion_time"}  # + scheduled_time
 OWN_COLUMNS = {"id", "submit_s", "duration_s", "gpus"}
@@ -134,10 +135,10 @@ def _alibaba_pods(df: pd.DataFrame, source: str, checkpointable: bool) -> JobSet
     idx = np.flatnonzero(keep.to_numpy())
     names = df["name"].to_numpy()
     ng, mi, cr, de, du = (s.to_numpy() for s in (num_gpu, milli, created, deleted, duration))
+    held = pod_gpus(ng, mi)
     qv, sv = qos.to_numpy(), spec.to_numpy()
     for i in idx:
-        n = int(ng[i])
-        gpus = mi[i] / 1000.0 if (n == 1 and 0 < mi[i] < 1000) else float(n)
+        gpus = float(held[i])
         if cr[i] < window_s:
             submit, dur = window_s, float(de[i] - window_s)
         else:

@@ -8,10 +8,12 @@ Formats (detected by the header / first line, never by file name):
 - Alibaba DLRM instances (`instance_sn,role,app_name,...,creation_time,deletion_time`): one service's live
   GPU instances (`service=` its app_name), 60 s steps by default (traces/_fleet.py).
 - GPU use (`timestamp_anon,value,container_ip`): busy GPUs summed over containers (traces/_fleet.py).
+- Alibaba PAI pod list (`openb_pod_list_*.csv`): hourly pods created, GPUs requested and GPUs held, per QoS
+  class (`pai_hourly_series`, traces/_fleet.py).
 Request traces are binned into requests per step (or tokens with `unit="tokens"`).
 """
 
-from costplane.traces._fleet import dlrm_service_series, dlrm_services, gpu_use_series
+from costplane.traces._fleet import dlrm_service_series, dlrm_services, gpu_use_series, pai_hourly_series, pod_gpus
 from costplane.traces._loaders import detect_format, load_trace, read_requests
 from costplane.traces._series import DEFAULT_STEP_S, DemandSeries, bin_arrivals, series_from_intervals
 
@@ -24,6 +26,8 @@ __all__ = [
     "dlrm_services",
     "gpu_use_series",
     "load_trace",
+    "pai_hourly_series",
+    "pod_gpus",
     "read_requests",
     "series_from_intervals",
 ]
