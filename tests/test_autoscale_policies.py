@@ -279,6 +279,7 @@ def test_slo_guard_relaxes_fully_and_keeps_a_spare_replica_only_while_the_burn_i
             decision, state = decide(obs(steady, now=5000.0 + 15 * k, ready=10), state, cfg)
         assert state["inner"]["guard"]["factor"] == 1.0
         assert decision.desired_replicas == after, spare_s
+        assert ("+1 spare until" in decision.reasons[0]) == (after == 3), decision.reasons  # said why
 
 
 def test_slo_scales_to_zero_only_when_the_budget_pays_for_the_wake_up():

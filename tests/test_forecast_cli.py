@@ -56,11 +56,11 @@ def test_backtest_json_contract_on_azure(traces, capsys):
     assert code == 0, err
     res = json.loads(out)
     assert {"model", "series", "horizon", "windows", "mase", "smape", "seconds"} <= set(res)
-    assert res["model"] == "ensemble" and res["series"] == 2 and res["horizon"] == 5 and res["windows"] == 3
+    assert res["model"] == "auto" and res["series"] == 2 and res["horizon"] == 5 and res["windows"] == 3
     assert 0 < res["mase"] < 3 and 0 < res["smape"] < 200 and res["seconds"] >= 0
 
 
-@pytest.mark.parametrize("model", ["ensemble", "seasonal-naive", "ets", "linear", "auto"])
+@pytest.mark.parametrize("model", ["ensemble", "seasonal-naive", "ets", "linear", "combination", "auto"])
 def test_backtest_every_model_and_out_csv(traces, capsys, tmp_path, model):
     folder, _, mooncake = traces
     out_csv = tmp_path / "cv.csv"

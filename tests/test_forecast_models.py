@@ -185,3 +185,25 @@ def test_linear_interval_stays_sane_with_a_weekly_season_on_top_of_a_daily_one()
     mean, sd = linear_predict(state, 24)
     assert state.seasons == (24, 168)
     assert np.all(sd < 2 * state.sigma) and np.all(np.abs(mean - 10) < 10)
+
+
+def test_auto_backtest_reuses_ets_fits_and_forecasts_exactly_as_refitting():
+    """`backtest` hands `auto` one memo of ETS fits: its validation prefixes at a cutoff are earlier cutoffs'
+    histories. The memo must change nothing but the time: each window equals a fresh fit of the panel."""
+    from costplane.forecast._ets import EtsMemo, fit_ets_batch
+
+    rng = np.random.default_rng(11)
+    t = np.arange(24 * 16, dtype=float)
+    panel = [20 + a * np.sin(2 * np.pi * t / 24) + rng.poisson(3, t.size) for a in (2.0, 6.0, 9.0)]
+    result = backtest(panel, 24, 3, "auto", 24)
+    for c in cutoffs(t.size, 24, 3):
+        fresh = fit_many("auto", *to_batch([y[:c] for y in panel]), seasons=24, horizon=24)
+        for i, model in enumerate(fresh):
+            got = next(w for w in result.windows_out if w.series == i and w.cutoff == c)
+            np.testing.assert_array_equal(got.forecast.mean, model.predict(24).mean)
+    memo = EtsMemo()
+    first = memo.fit([panel[0][:200], panel[1][:200]], 24)
+    again = memo.fit([panel[1][:200], panel[0][:200], panel[2][:200]], 24)
+    assert len(memo) == 3 and again[0] is first[1] and again[1] is first[0]
+    direct = fit_ets_batch([panel[2][:200]], 24)[0]  # fitted alone, not in the memo's batch of two
+    assert (again[2].method, again[2].alpha, again[2].level) == (direct.method, direct.alpha, direct.level)

@@ -216,7 +216,8 @@ def slo(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, A
     # 4. scale to zero only when the budget can pay for the next wake-up
     warm, warm_why = _keep_warm(obs, cfg, guard["log"]) if need == 0 else (0, "")
     need = max(need, warm)
-    why = (f"need {need}: forecast {forecast} x{factor:.2f}, season {seasonal:.2f}/s; burst ratio {ratio:.2f}"
+    spare_why = f" +{spare} spare until {escalated + cfg.slo_spare_s:.0f} s" if spare else ""
+    why = (f"need {need}: forecast {forecast} x{factor:.2f}{spare_why}, season {seasonal:.2f}/s; burst ratio {ratio:.2f}"
            f"{f' -> hpa {hpa_decision.desired_replicas}' if bursty else ''}; peak {peak:.2f}/s held {hold_s:.0f} s; "
            f"burn {min(fast, 1e6):.2f} fast / {min(slow, 1e6):.2f} slow{warm_why}")
     new_state = {"guard": guard, "hybrid": hybrid_state, "hpa": hpa_state, "last": obs.now_s}

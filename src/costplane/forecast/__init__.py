@@ -1,4 +1,4 @@
-"""Demand forecasting: ensemble (default), seasonal-naive, ETS, linear, their combination and `auto`, one protocol.
+"""Demand forecasting: `auto` (default) over ensemble, seasonal-naive, ETS, linear and their combination.
 
 Pure numerics (no I/O, no clock). Every model is an instance with a unique `alias` and the statsforecast
 protocol::

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from costplane.forecast._combination import Combination
-from costplane.forecast._ensemble import Ensemble, ensemble_predict, ensemble_states
-from costplane.forecast._ets import ETS, ets_predict, fit_ets_batch
-from costplane.forecast._linear import Linear, fit_linear_batch, linear_predict
+from costplane.forecast._combination import Combination, combination_states
+from costplane.forecast._ensemble import Ensemble, ensemble_mean, ensemble_states
+from costplane.forecast._ets import ETS, EtsMemo, EtsState, ets_predict, fit_ets_batch
+from costplane.forecast._linear import Linear, fit_linear_batch, linear_means
 from costplane.forecast._naive import SeasonalNaive, seasonal_naive_fit, seasonal_naive_predict
 from costplane.forecast._types import BaseForecaster
 
@@ -47,11 +47,15 @@ class Auto(BaseForecaster):
     alias = "auto"
 
     def __init__(self, season: int = 1, season2: int | None = None, horizon: int | None = None,
-                 windows: int = INTERNAL_WINDOWS) -> None:
+                 windows: int = INTERNAL_WINDOWS, memo: EtsMemo | None = None) -> None:
         super().__init__(season)
         self.season2 = season2
         self.horizon = int(horizon) if horizon else None
         self.windows = int(windows)
+        self.memo = memo  # a backtest's ETS fits, shared across its cutoffs (not a parameter: clones drop it)
+
+    def _fit_ets(self, ys: Sequence[np.ndarray]) -> list[EtsState]:
+        return self.memo.fit(ys, self.season) if self.memo is not None else fit_ets_batch(ys, self.season)
 
     def params(self) -> dict:
         return {"season": self.season, "season2": self.season2, "horizon": self.horizon, "windows": self.windows}
@@ -66,14 +70,14 @@ class Auto(BaseForecaster):
 
     def _validation_forecasts(self, trains: Sequence[np.ndarray], h: int) -> np.ndarray:
         """(candidates, series, h) point forecasts of every candidate; one ETS fit serves three of them."""
-        ets = fit_ets_batch(trains, self.season)
+        ets = self._fit_ets(trains)
         ens = ensemble_states(trains, self.season, ets)
         lin = fit_linear_batch(trains, self.season, self.season2)
         naive = [seasonal_naive_fit(y, self.season) for y in trains]
         nonneg = np.array([bool((y >= 0).all()) for y in trains])[:, None]
-        members = [np.stack([ensemble_predict(s, h)[0] for s in ens]), np.stack([ets_predict(e, h)[0] for e in ets]),
-                   np.stack([seasonal_naive_predict(s, h)[0] for s in naive]),
-                   np.stack([linear_predict(s, h)[0] for s in lin])]
+        ets_means = [ets_predict(e, h)[0] for e in ets]
+        members = [np.stack([ensemble_mean(s, h, m) for s, m in zip(ens, ets_means)]), np.stack(ets_means),
+                   np.stack([seasonal_naive_predict(s, h)[0] for s in naive]), linear_means(lin, h)]
         members = [np.where(nonneg, np.maximum(m, 0.0), m) for m in members]
         combination = (members[0] + members[1] + members[3]) / 3  # as `Combination`: clipped members, then mean
         return np.stack(members + [combination])
@@ -106,9 +110,21 @@ class Auto(BaseForecaster):
         for cand in cands:
             idx = [i for i, name in enumerate(chosen) if name == cand.alias]
             if idx:
-                for i, st in zip(idx, cand._fit_batch([ys[i] for i in idx])):
+                for i, st in zip(idx, self._final_fit(cand, [ys[i] for i in idx])):
                     states[i] = AutoState(cand.alias, st, maes[i])
         return states  # type: ignore[return-value]
+
+    def _final_fit(self, cand: BaseForecaster, ys: list[np.ndarray]) -> list[Any]:
+        """The chosen candidate's states on the whole history, its ETS fit from the memo when there is one."""
+        if isinstance(cand, (Ensemble, ETS, Combination)):
+            ets = self._fit_ets(ys)
+            if isinstance(cand, ETS):
+                return ets
+            ens = ensemble_states(ys, self.season, ets)
+            if isinstance(cand, Ensemble):
+                return ens
+            return combination_states(ys, ens, fit_linear_batch(ys, self.season, self.season2))
+        return cand._fit_batch(ys)
 
     def _inner(self, alias: str) -> BaseForecaster:
         return next(c for c in self.candidates() if c.alias == alias)

@@ -29,6 +29,7 @@ import numpy as np
 
 from costplane.core.errors import InputError
 from costplane.forecast._batch import fit_many, to_batch
+from costplane.forecast._ets import EtsMemo
 from costplane.forecast._naive import seasonal_naive_mae
 from costplane.forecast._types import DEFAULT_LEVEL, Forecast, check_horizon
 
@@ -147,6 +148,7 @@ def backtest(series: Sequence[np.ndarray], h: int, n_windows: int, model: str = 
         else:
             valid.append(i)
     window_out: list[WindowForecast] = []
+    memo = EtsMemo()  # `auto` validates on prefixes earlier cutoffs trained on: fit each once
     for w in range(n_windows):
         groups: dict[tuple[int, int | None], list[int]] = {}
         for i in valid:
@@ -154,7 +156,7 @@ def backtest(series: Sequence[np.ndarray], h: int, n_windows: int, model: str = 
         for (season, season2), idx in groups.items():
             trains = [ys[i][: cutoffs(ys[i].size, h, n_windows, step)[w]] for i in idx]
             values, indptr = to_batch(trains)
-            fitted = fit_many(model, values, indptr, seasons=season, season2=season2, horizon=h)
+            fitted = fit_many(model, values, indptr, seasons=season, season2=season2, horizon=h, memo=memo)
             for i, m, tr in zip(idx, fitted, trains):
                 c = tr.size
                 window_out.append(WindowForecast(i, c, ys[i][c:c + h], m.predict(h, level)))

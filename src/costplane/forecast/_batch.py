@@ -22,7 +22,7 @@ from costplane.forecast._naive import SeasonalNaive
 from costplane.forecast._types import DEFAULT_LEVEL, BaseForecaster, Forecast, as_series, check_horizon
 
 MODELS: dict[str, type[BaseForecaster]] = {m.alias: m for m in (Ensemble, SeasonalNaive, ETS, Linear, Combination, Auto)}
-DEFAULT_MODEL = Ensemble.alias  # what `forecast backtest|predict|fit` run without --model
+DEFAULT_MODEL = Auto.alias  # what `forecast backtest|predict|fit` run without --model
 
 
 def get_model(name: str, season: int = 1, **options: Any) -> BaseForecaster:

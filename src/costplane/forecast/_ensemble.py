@@ -1,4 +1,4 @@
-"""`ensemble`, the default forecaster: the median of ETS, seasonal naive and naive, with empirical intervals.
+"""`ensemble`: the median of ETS, seasonal naive and naive, with empirical intervals (`auto`'s first candidate).
 
 Point forecast, per step: the median of three forecasts, each fitted on the same history,
 
@@ -76,15 +76,21 @@ def ensemble_states(ys: Sequence[np.ndarray], season: int, ets: Sequence[EtsStat
                           y[-MAX_ERROR_HISTORY:].copy(), season) for e, y in zip(ets, ys)]
 
 
-def ensemble_predict(state: EnsembleState, h: int) -> tuple[np.ndarray, ...]:
-    """(mean, sd[, error table]) of a fitted ensemble."""
-    ets_mean, ets_sd = ets_predict(state.ets, h)
+def ensemble_mean(state: EnsembleState, h: int, ets_mean: np.ndarray | None = None) -> np.ndarray:
+    """The point forecast alone (what `auto`'s validation scores): the median of the three members."""
+    if ets_mean is None:
+        ets_mean = ets_predict(state.ets, h)[0]
     if state.seasonal.season > 1:
         third = seasonal_naive_predict(state.seasonal, h)[0]
     else:  # no season: a window average instead of a second naive
         third = np.full(h, state.tail[-h:].mean())
-    means = np.stack([ets_mean, third, seasonal_naive_predict(state.naive, h)[0]])
-    mean = np.median(means, axis=0)
+    return np.median(np.stack([ets_mean, third, seasonal_naive_predict(state.naive, h)[0]]), axis=0)
+
+
+def ensemble_predict(state: EnsembleState, h: int) -> tuple[np.ndarray, ...]:
+    """(mean, sd[, error table]) of a fitted ensemble."""
+    ets_mean, ets_sd = ets_predict(state.ets, h)
+    mean = ensemble_mean(state, h, ets_mean)
     errors = step_errors(state.tail, h, state.season)
     if errors is None:
         return mean, ets_sd

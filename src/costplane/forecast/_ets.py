@@ -20,6 +20,7 @@ the smoothing parameters and the initial states (S-1 for the season), so a seaso
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -268,3 +269,27 @@ class ETS(BaseForecaster):
 
     def _state_model(self, state: EtsState) -> str:
         return f"ets:{state.method}"
+
+
+class EtsMemo:
+    """ETS fits by (season, history): `auto` in a backtest refits the same prefixes (its validation windows at
+    one cutoff are the training histories of the cutoffs before). Owned by one caller and passed down, never
+    global; a fit depends only on its history, so a memo hit returns what a refit would.
+    """
+
+    def __init__(self) -> None:
+        self._fits: dict[tuple[int, int, bytes], EtsState] = {}
+
+    def fit(self, ys: Sequence[np.ndarray], season: int) -> list[EtsState]:
+        keys = [(season, y.size, hashlib.blake2b(np.ascontiguousarray(y, dtype=float).tobytes(),
+                                                 digest_size=16).digest()) for y in ys]
+        missing: dict[tuple[int, int, bytes], int] = {}  # first series of each history not fitted yet
+        for i, k in enumerate(keys):
+            if k not in self._fits:
+                missing.setdefault(k, i)
+        for k, state in zip(missing, fit_ets_batch([ys[i] for i in missing.values()], season)):
+            self._fits[k] = state
+        return [self._fits[k] for k in keys]
+
+    def __len__(self) -> int:
+        return len(self._fits)

@@ -100,6 +100,18 @@ def linear_predict(state: LinearState, h: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, state.sigma * np.sqrt(1.0 + np.maximum(lever, 0.0))  # rounding can make x₀ᵀ(XᵀX)⁻¹x₀ < 0
 
 
+def linear_means(states: Sequence[LinearState], h: int) -> np.ndarray:
+    """(series, h) point forecasts; states of one history length and seasons share one design matrix."""
+    out = np.empty((len(states), h))
+    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for i, st in enumerate(states):
+        groups.setdefault((st.n, st.seasons), []).append(i)
+    for (n, seasons), idx in groups.items():
+        X0 = _design_scaled(n, seasons, start=n, count=h)
+        out[idx] = (X0 @ np.stack([states[i].coef for i in idx], axis=1)).T
+    return out
+
+
 class Linear(BaseForecaster):
     """OLS on trend + Fourier terms of the season (and of a second, longer season when given)."""
 
