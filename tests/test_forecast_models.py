@@ -175,12 +175,14 @@ def test_get_model_rejects_unknown_names():
 def test_linear_interval_stays_sane_with_a_weekly_season_on_top_of_a_daily_one():
     """Weekly harmonic 7 is daily harmonic 1: the same column twice (up to rounding) made XᵀX near-singular and
     the 80 % interval of hourly task arrivals reach 10^5 where the data is about 10."""
-    from costplane.forecast._linear import design, fit_linear_batch, linear_predict
+    from costplane.forecast._linear import _usable_seasons, design, fit_linear_batch, linear_predict
 
     t = np.arange(24 * 7 * 3, dtype=float)
     rng = np.random.default_rng(3)
     y = 10 + 4 * np.sin(2 * np.pi * t / 24) + rng.poisson(3, t.size)
     assert design(t, (24, 168)).shape[1] == 2 + 20 + 18  # 10 daily harmonics, 10 weekly minus k = 7 (= daily 1)
+    # rows must exceed the design's real columns: seasons 2 and 4 have 2 + 1 + 2 (not 2 + 2 + 4), so 8 rows keep both
+    assert _usable_seasons(8, 2, 4) == (2, 4) and _usable_seasons(7, 2, 4) == (2,)
     state = fit_linear_batch([y], 24, 168)[0]
     mean, sd = linear_predict(state, 24)
     assert state.seasons == (24, 168)

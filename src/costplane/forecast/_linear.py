@@ -55,8 +55,9 @@ def _usable_seasons(n: int, season: int, season2: int | None) -> tuple[int, ...]
     for s in (season, season2):
         if s and s > 1 and n >= 2 * s:
             out.append(int(s))
-    # Regression needs more rows than columns; keep the seasons that fit.
-    while out and n <= 2 + 2 * sum(_harmonics(s) for s in out) + 2:
+    # Regression needs more rows than columns (counted on the design itself: a second season's harmonics
+    # that repeat the first's are not columns); keep the seasons that fit.
+    while out and n <= design(np.zeros(1), out).shape[1] + 2:
         out.pop()
     return tuple(out)
 
