@@ -225,6 +225,31 @@ def test_slo_counts_loss_as_the_replay_does_when_the_queue_budget_is_shorter_tha
     assert units_at_risk(burst, cfg, 8) == pytest.approx(3 * 36.0 - 40.0)
 
 
+def test_slo_counts_queued_units_once_and_credits_a_replica_with_its_elapsed_start_up():
+    """A wake-up from zero (60 s cold start, 60 s queue budget, 15 s decisions): the same queued units used to
+    be counted at every decision until the replica was up, as if it had just been asked for; on a four-day
+    idle-night probe the guard's estimate was 15x what the replay lost."""
+    from costplane.autoscale._slo import queue_excess, units_at_risk
+
+    spec = ServiceSpec("wake", "L40S", 1, 1.0, 60.0, 0, 10, True, 60.0)
+    cfg = AutoscaleConfig(service=spec, warmup_s=0.0)
+    waking = Observation(6000.0, 15.0, np.array([0.0, 0.0, 30.0]), 0, 1, 30.0)
+    assert queue_excess(waking, cfg) == 30.0                    # just asked for: drains nothing in time
+    assert queue_excess(waking, cfg, starting_for_s=45.0) == 0.0  # up in 15 s: drains 45 units within 60 s
+    assert units_at_risk(waking, cfg, 1) == 30.0                # nothing it holds is cleared within 60 s
+    assert units_at_risk(waking, cfg, 1, starting_for_s=45.0) == 0.0
+    backlog = Observation(6000.0, 15.0, np.array([15.0]), 1, 0, 100.0)  # 1 ready clears 60 of the 100 in time
+    assert units_at_risk(backlog, cfg, 1, counted=30.0) == 10.0  # 30 of the 40 were counted last time
+    decide = POLICIES["slo"]
+    risks, state = [], None
+    for k, queued in enumerate((15.0, 30.0, 45.0)):            # 1 unit/s arriving while the replica starts
+        o = Observation(6000.0 + 15 * k, 15.0, np.array([0.0] * 40 + [15.0] * (k + 1)), 0, 1, queued)
+        _, state = decide(o, state, cfg)
+        risks.append(state["inner"]["guard"]["log"][-1][2])
+    # first seen at 6000 s: at 6015 s 15 s of start-up have passed, at 6030 s 30 s; each unit once at most
+    assert risks == [15.0, 0.0, 0.0]
+
+
 def test_slo_burst_floor_is_the_hpa_rule_only_on_bursty_traffic():
     decide = POLICIES["slo"]
     cfg = replace(CFG, slo_burst_ratio=3.0)

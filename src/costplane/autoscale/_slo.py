@@ -77,21 +77,35 @@ def burstiness(obs: Observation, cfg: AutoscaleConfig) -> float:
     return float(rates.max() / rates.mean())
 
 
-def units_at_risk(obs: Observation, cfg: AutoscaleConfig, n_new: int) -> float:
+def queue_excess(obs: Observation, cfg: AutoscaleConfig, starting_for_s: float = 0.0) -> float:
+    """Queued units beyond what the fleet drains within `max_queue_s`: the ready replicas all of it, the
+    starting ones what is left of it after the rest of their cold start (`starting_for_s` of it has passed)."""
+    spec = cfg.service
+    left_s = max(0.0, spec.cold_start_s - starting_for_s)
+    drain = (obs.ready_replicas * spec.max_queue_s
+             + obs.starting_replicas * max(0.0, spec.max_queue_s - left_s)) * spec.capacity_per_replica
+    return max(0.0, obs.queue_units - drain)
+
+
+def units_at_risk(obs: Observation, cfg: AutoscaleConfig, n_new: int, counted: float = 0.0,
+                  starting_for_s: float = 0.0) -> float:
     """Units the fleet did not serve within the queue budget over the last `n_new` steps (an estimate).
 
-    The larger of: the queue beyond what the ready replicas (and a starting one, for what is left of the
-    budget after its cold start) drain within `max_queue_s`; and a fluid FIFO of the new steps against the
-    ready fleet holding at most `floor(max_queue_s / step)` steps of its capacity (a queue budget shorter than
-    a step holds nothing: each step's excess is lost, as the replay's queue loses it).
+    The larger of: the queue beyond what the fleet drains within `max_queue_s` (`queue_excess`), less the
+    `counted` excess of the previous decision (queued units are counted once); and a fluid FIFO of the new
+    steps against the ready fleet, its queue holding what the fleet clears within the budget in whole steps
+    (a budget shorter than a step holds nothing: each step's excess is lost, as the replay's queue loses it).
     """
     spec = cfg.service
     cap = spec.capacity_per_replica
-    drain = (obs.ready_replicas * spec.max_queue_s
-             + obs.starting_replicas * max(0.0, spec.max_queue_s - spec.cold_start_s)) * cap
-    queued = max(0.0, obs.queue_units - drain)
+    queued = max(0.0, queue_excess(obs, cfg, starting_for_s) - counted)
     per_step = obs.ready_replicas * cap * obs.step_s
-    room = per_step * math.floor(spec.max_queue_s / obs.step_s + 1e-9)
+    # what waits may be served by the ready replicas within the budget, and by a starting one within what is
+    # left of it after the rest of its cold start (whole steps: a budget shorter than a step holds nothing)
+    left_s = max(0.0, spec.cold_start_s - starting_for_s)
+    room = (per_step * math.floor(spec.max_queue_s / obs.step_s + 1e-9)
+            + obs.starting_replicas * cap * obs.step_s * math.floor(max(0.0, spec.max_queue_s - left_s) / obs.step_s
+                                                                    + 1e-9))
     backlog = lost = 0.0
     for units in obs.demand[-n_new:].tolist():
         backlog = max(0.0, backlog + units - per_step)
@@ -185,8 +199,16 @@ def slo(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, A
     # 3. error budget: what was lost since the last decision, against the demand that arrived meanwhile
     n_new = _steps(obs.now_s - last, step) if last is not None else _steps(cfg.decision_interval_s, step)
     arrived = float(obs.demand[-n_new:].sum()) if obs.demand.size else 0.0
-    risk = units_at_risk(obs, cfg, n_new)
-    guard, fast, slow = _guard(st.get("guard") or {}, obs, cfg, risk, arrived)
+    before = st.get("guard") or {}
+    # starting replicas were first seen at `since` (a lower bound on how long they have been starting), and
+    # the queue excess of the last decision was counted then: a wake-up from zero counted the same queued
+    # units at every decision until the replica was up, as if it had just been asked for (15x the loss)
+    since = before.get("starting_since") if obs.starting_replicas > 0 else None
+    since = obs.now_s if obs.starting_replicas > 0 and since is None else since
+    starting_for = obs.now_s - since if since is not None else 0.0
+    risk = units_at_risk(obs, cfg, n_new, float(before.get("queued", 0.0)), starting_for)
+    guard, fast, slow = _guard(before, obs, cfg, risk, arrived)
+    guard["queued"], guard["starting_since"] = queue_excess(obs, cfg, starting_for), since
     factor, hold_s = guard["factor"], guard["hold_s"]
 
     # 1. forecast floor (and the season), times the factor
