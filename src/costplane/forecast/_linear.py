@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -33,21 +34,36 @@ def _harmonics(season: int) -> int:
     return min(season // 2, MAX_HARMONICS) if season > 1 else 0
 
 
-def design(t: np.ndarray, seasons: Sequence[int]) -> np.ndarray:
-    cols = [np.ones_like(t), t]
+@lru_cache(maxsize=64)
+def _terms(seasons: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """The (harmonic k, season s) Fourier terms of the seasons, each frequency k/s once.
+
+    A harmonic of the second season can be one of the first (weekly k = 7 is daily k = 1): the same column
+    twice, equal up to rounding, makes XᵀX near-singular and the interval explode.
+    """
     seen: set[Fraction] = set()
+    terms = []
     for s in seasons:
         for k in range(1, _harmonics(s) + 1):
-            # a harmonic of the second season can be one of the first (weekly k = 7 is daily k = 1): the same
-            # column twice, equal up to rounding, makes XᵀX near-singular and the interval explode
-            if Fraction(k, s) in seen:
-                continue
-            seen.add(Fraction(k, s))
-            angle = 2 * np.pi * k * t / s
-            if 2 * k != s:  # sin(πt) is identically zero on integers
-                cols.append(np.sin(angle))
-            cols.append(np.cos(angle))
+            if Fraction(k, s) not in seen:
+                seen.add(Fraction(k, s))
+                terms.append((k, s))
+    return tuple(terms)
+
+
+def design(t: np.ndarray, seasons: Sequence[int]) -> np.ndarray:
+    cols = [np.ones_like(t), t]
+    for k, s in _terms(tuple(seasons)):
+        angle = 2 * np.pi * k * t / s
+        if 2 * k != s:  # sin(πt) is identically zero on integers
+            cols.append(np.sin(angle))
+        cols.append(np.cos(angle))
     return np.column_stack(cols)
+
+
+def _columns(seasons: Sequence[int]) -> int:
+    """Columns of `design` for these seasons, without building it (it runs for every series of every fit)."""
+    return 2 + sum(1 if 2 * k == s else 2 for k, s in _terms(tuple(seasons)))
 
 
 def _usable_seasons(n: int, season: int, season2: int | None) -> tuple[int, ...]:
@@ -55,9 +71,9 @@ def _usable_seasons(n: int, season: int, season2: int | None) -> tuple[int, ...]
     for s in (season, season2):
         if s and s > 1 and n >= 2 * s:
             out.append(int(s))
-    # Regression needs more rows than columns (counted on the design itself: a second season's harmonics
-    # that repeat the first's are not columns); keep the seasons that fit.
-    while out and n <= design(np.zeros(1), out).shape[1] + 2:
+    # Regression needs more rows than columns (a second season's harmonics that repeat the first's are not
+    # columns); keep the seasons that fit.
+    while out and n <= _columns(out) + 2:
         out.pop()
     return tuple(out)
 
