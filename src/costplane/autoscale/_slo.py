@@ -77,13 +77,18 @@ def burstiness(obs: Observation, cfg: AutoscaleConfig) -> float:
     return float(rates.max() / rates.mean())
 
 
+def _starting_serves_s(cfg: AutoscaleConfig, starting_for_s: float) -> float:
+    """Seconds of the queue budget a starting replica serves: what is left after the rest of its cold start."""
+    spec = cfg.service
+    return max(0.0, spec.max_queue_s - max(0.0, spec.cold_start_s - starting_for_s))
+
+
 def queue_excess(obs: Observation, cfg: AutoscaleConfig, starting_for_s: float = 0.0) -> float:
     """Queued units beyond what the fleet drains within `max_queue_s`: the ready replicas all of it, the
     starting ones what is left of it after the rest of their cold start (`starting_for_s` of it has passed)."""
     spec = cfg.service
-    left_s = max(0.0, spec.cold_start_s - starting_for_s)
     drain = (obs.ready_replicas * spec.max_queue_s
-             + obs.starting_replicas * max(0.0, spec.max_queue_s - left_s)) * spec.capacity_per_replica
+             + obs.starting_replicas * _starting_serves_s(cfg, starting_for_s)) * spec.capacity_per_replica
     return max(0.0, obs.queue_units - drain)
 
 
@@ -102,10 +107,9 @@ def units_at_risk(obs: Observation, cfg: AutoscaleConfig, n_new: int, counted: f
     per_step = obs.ready_replicas * cap * obs.step_s
     # what waits may be served by the ready replicas within the budget, and by a starting one within what is
     # left of it after the rest of its cold start (whole steps: a budget shorter than a step holds nothing)
-    left_s = max(0.0, spec.cold_start_s - starting_for_s)
+    starting_steps = math.floor(_starting_serves_s(cfg, starting_for_s) / obs.step_s + 1e-9)
     room = (per_step * math.floor(spec.max_queue_s / obs.step_s + 1e-9)
-            + obs.starting_replicas * cap * obs.step_s * math.floor(max(0.0, spec.max_queue_s - left_s) / obs.step_s
-                                                                    + 1e-9))
+            + obs.starting_replicas * cap * obs.step_s * starting_steps)
     backlog = lost = 0.0
     for units in obs.demand[-n_new:].tolist():
         backlog = max(0.0, backlog + units - per_step)
@@ -203,8 +207,10 @@ def slo(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, A
     # starting replicas were first seen at `since` (a lower bound on how long they have been starting), and
     # the queue excess of the last decision was counted then: a wake-up from zero counted the same queued
     # units at every decision until the replica was up, as if it had just been asked for (15x the loss)
-    since = before.get("starting_since") if obs.starting_replicas > 0 else None
-    since = obs.now_s if obs.starting_replicas > 0 and since is None else since
+    since = None
+    if obs.starting_replicas > 0:
+        since = before.get("starting_since")
+        since = obs.now_s if since is None else since
     starting_for = obs.now_s - since if since is not None else 0.0
     risk = units_at_risk(obs, cfg, n_new, float(before.get("queued", 0.0)), starting_for)
     guard, fast, slow = _guard(before, obs, cfg, risk, arrived)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from costplane.forecast._combination import Combination, combination_states
+from costplane.forecast._combination import Combination, combination_states, combine_means
 from costplane.forecast._ensemble import Ensemble, ensemble_mean, ensemble_states
 from costplane.forecast._ets import ETS, EtsMemo, EtsState, ets_predict, fit_ets_batch
 from costplane.forecast._linear import Linear, fit_linear_batch, linear_means
@@ -79,8 +79,7 @@ class Auto(BaseForecaster):
         members = [np.stack([ensemble_mean(s, h, m) for s, m in zip(ens, ets_means)]), np.stack(ets_means),
                    np.stack([seasonal_naive_predict(s, h)[0] for s in naive]), linear_means(lin, h)]
         members = [np.where(nonneg, np.maximum(m, 0.0), m) for m in members]
-        combination = (members[0] + members[1] + members[3]) / 3  # as `Combination`: clipped members, then mean
-        return np.stack(members + [combination])
+        return np.stack(members + [combine_means(members[0], members[1], members[3], nonneg)])
 
     def _fit_batch(self, ys: Sequence[np.ndarray]) -> list[AutoState]:
         cands = self.candidates()

@@ -43,9 +43,13 @@ def member_forecasts(state: CombinationState, h: int) -> list[tuple[np.ndarray, 
             ets_predict(state.ensemble.ets, h), linear_predict(state.linear, h)]
 
 
-def combine_means(means: Sequence[np.ndarray], nonnegative: bool) -> np.ndarray:
-    stacked = np.stack(means)
-    return (np.maximum(stacked, 0.0) if nonnegative else stacked).mean(axis=0)
+def combine_means(ensemble: np.ndarray, ets: np.ndarray, linear: np.ndarray, nonnegative: bool | np.ndarray) -> np.ndarray:
+    """The point forecast: each member clipped at 0 where the history never went below, then the mean.
+
+    `nonnegative` is one flag, or one per series broadcasting against the means (`auto`'s validation panel).
+    """
+    stacked = np.stack([ensemble, ets, linear])
+    return np.where(nonnegative, np.maximum(stacked, 0.0), stacked).mean(axis=0)
 
 
 def _quantile_grid(out: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -74,7 +78,7 @@ class Combination(BaseForecaster):
 
     def _predict_state(self, state: CombinationState, h: int) -> tuple[np.ndarray, ...]:
         members = member_forecasts(state, h)
-        mean = combine_means([m[0] for m in members], state.nonnegative)
+        mean = combine_means(*(m[0] for m in members), state.nonnegative)
         grids = np.stack([_quantile_grid(m) for m in members])
         if state.nonnegative:
             grids = np.maximum(grids, 0.0)
