@@ -332,3 +332,27 @@ def test_slo_starts_a_new_service_with_headroom_that_fades_with_history():
     flat = decide(obs(np.full(600, 10.0), now=5000.0, ready=5), None, replace(cfg, slo_warmup_headroom=1.0))[0]
     # 10/s at 2/s a replica: 5; a 10-min-old service gets 1 + 0.25 x (1 - 600/1800) = 1.17x: 6
     assert (young.desired_replicas, old.desired_replicas, flat.desired_replicas) == (6, 5, 5)
+
+
+def test_a_quiet_hour_one_day_ago_scales_its_next_burst_at_most_twice():
+    """The seasonal floor rescales yesterday's next minutes by today's level over yesterday's, clamped to
+    [0.5, 2]: unclamped, yesterday's near-idle hour (0.01 units a minute) made a 10/s burst after it 30 000x
+    (the hybrid floor asked for 11 145 replicas at 8 requests/s on four days of bursty traffic)."""
+    from costplane.autoscale._policies import RAW_POLICIES
+    from costplane.autoscale._slo import _seasonal_rate
+
+    spec = replace(SPEC, max_replicas=100_000)
+    cfg = replace(CFG, service=spec, decision_interval_s=60.0)
+    day, step = 1440, 60.0
+    y = np.full(day + 120, 300.0)            # 5/s today over the last two hours
+    y[:120] = 0.01                            # one day ago: a near-idle hour ...
+    y[120:140] = 600.0                        # ... then 10/s over the minutes ahead of now
+    o = Observation(day * step + 7200.0, step, y, 3, 0)
+    h = int(np.ceil((spec.cold_start_s + cfg.decision_interval_s) / step))
+    assert _seasonal_rate(y, step, h, 1, (86_400.0,)) == pytest.approx(20.0)   # 10/s x the clamped ratio 2
+    hybrid, _ = RAW_POLICIES["hybrid"](o, None, cfg)
+    assert hybrid.desired_replicas == 10                                     # 20/s at 2/s per replica
+    assert RAW_POLICIES["slo"](o, None, cfg)[0].desired_replicas <= 13      # the floor, at most the guard's spare
+    # the same window with yesterday at today's level: no rescaling, 10/s needs 5 replicas
+    y[:120] = 300.0
+    assert RAW_POLICIES["hybrid"](Observation(day * step + 7200.0, step, y, 3, 0), None, cfg)[0].desired_replicas == 5

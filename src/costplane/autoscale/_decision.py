@@ -10,7 +10,7 @@ import numpy as np
 
 from costplane.autoscale._spec import ServiceSpec
 
-SEASON_LEVEL_S = 3600.0  # level over which a past season is rescaled to today (the slo policy)
+SEASON_LEVEL_S = 3600.0  # level over which a past season is rescaled to today (forecast floor and slo policy)
 DECISION_INTERVAL_S = 15.0  # Kubernetes HPA sync period; also Ray Serve's default look-back cadence order
 
 
@@ -140,4 +140,4 @@ class AutoscaleConfig:
         season = max(self.slo_seasons_s, default=0.0)
         recent = max(self.predictive_lookback_s, self.slo_window_s, self.slo_hold_max_s, self.slo_burst_window_s,
                      self.hpa_downscale_window_s, self.knative_stable_window_s)
-        return max(season + SEASON_LEVEL_S + self.service.cold_start_s + self.decision_interval_s, recent)  # Forecaster factory; None = the fast built-in one
+        return max(season + SEASON_LEVEL_S + self.service.cold_start_s + self.decision_interval_s, recent)

@@ -7,7 +7,7 @@ count, is what capacity must cover. Its quantile at p is the empirical p-quantil
 the recent `lookback_steps`, lifted by the recent level shift (the mean of the last `level_steps`
 vs. the lookback mean; a 2 min level window by default, long enough not to chase one noisy minute), and,
 when a full season of history exists, never below the same window one season ago rescaled to
-today's level. `PackageForecaster` wraps any `costplane.forecast` model (ETS, ...) on per-minute means
+today's level (`season_ago_rates`, the one rule the `slo` policy's seasonal floor uses too). `PackageForecaster` wraps any `costplane.forecast` model (ETS, ...) on per-minute means
 when that package is installed.
 """
 
@@ -52,15 +52,37 @@ def window_rates(y: np.ndarray, window_steps: int) -> np.ndarray:
     return out / window_steps
 
 
+SEASON_RATIO = (0.5, 2.0)  # today's level over the past season's, clamped: a near-idle hour then is no scale
+
+
+def season_ago_rates(y: np.ndarray, season_steps: int, h: int, window_steps: int, level_steps: int) -> np.ndarray:
+    """Service-window rates of the `h` steps one season ago, rescaled by today's level (empty: too short).
+
+    The level is the mean of the last `level_steps` now and just before the same point one season ago; their
+    ratio is clamped to SEASON_RATIO. Unclamped, a quiet stretch one season ago (a night's last requests)
+    scaled its next burst by 100-1000x: on four days of bursty traffic with idle nights the hybrid floor
+    asked for 11 145 replicas at 8 requests/s.
+    """
+    s, n = int(season_steps), y.size
+    if s < h + window_steps or n < s + level_steps:
+        return np.zeros(0)
+    then = y[n - s: n - s + h + window_steps]
+    now_level = float(y[n - level_steps:].sum()) / level_steps
+    past_level = float(y[n - s - level_steps: n - s].sum()) / level_steps
+    ratio = 1.0 if past_level <= 0 else min(SEASON_RATIO[1], max(SEASON_RATIO[0], now_level / past_level))
+    return window_rates(then, window_steps) * ratio
+
+
 class RecentQuantileForecaster:
     alias = "recent-quantile"
 
     def __init__(self, window_steps: int = 1, lookback_steps: int = 600, level_steps: int = 120,
-                 season_steps: int | None = None) -> None:
+                 season_steps: int | None = None, season_level_steps: int = 240) -> None:
         self.window_steps = max(1, int(window_steps))
         self.lookback_steps = max(self.window_steps, int(lookback_steps))
         self.level_steps = max(1, int(level_steps))
         self.season_steps = season_steps
+        self.season_level_steps = max(1, int(season_level_steps))
         self._y: np.ndarray | None = None
 
     def fit(self, y: np.ndarray) -> RecentQuantileForecaster:
@@ -85,13 +107,10 @@ class RecentQuantileForecaster:
         tail_mean = float(tail.sum()) / tail.size
         shift = max(0.0, recent - tail_mean)  # demand rising: lift the whole distribution
         values = values + shift
-        s = self.season_steps
-        if s and y.size >= s + self.lookback_steps:
-            then = y[y.size - s: y.size - s + h + self.window_steps]
-            past_level = float(y[y.size - s - self.lookback_steps: y.size - s].sum()) / self.lookback_steps
-            if then.size >= self.window_steps and past_level > 0:
-                seasonal = sorted_quantiles(window_rates(then, self.window_steps), probs) * (tail_mean / past_level)
-                values = np.maximum(values, seasonal)
+        if self.season_steps:
+            seasonal = season_ago_rates(y, self.season_steps, h, self.window_steps, self.season_level_steps)
+            if seasonal.size:
+                values = np.maximum(values, sorted_quantiles(seasonal, probs))
         return QuantileForecast(np.full(h, max(recent, tail_mean)), probs, values)
 
 
@@ -129,5 +148,6 @@ class PackageForecaster:
 
 
 def default_forecaster(window_steps: int, lookback_steps: int, season_steps: int | None,
-                       level_steps: int = 120) -> Forecaster:
-    return RecentQuantileForecaster(window_steps, lookback_steps, level_steps, season_steps=season_steps)
+                       level_steps: int = 120, season_level_steps: int = 240) -> Forecaster:
+    return RecentQuantileForecaster(window_steps, lookback_steps, level_steps, season_steps=season_steps,
+                                    season_level_steps=season_level_steps)

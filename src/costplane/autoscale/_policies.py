@@ -29,6 +29,7 @@ import math
 from typing import Any
 
 from costplane.autoscale._decision import (
+    SEASON_LEVEL_S,
     AutoscaleConfig,
     Decision,
     Observation,
@@ -112,8 +113,10 @@ def _forecast_need(obs: Observation, cfg: AutoscaleConfig, quantile: float, head
     lookback = max(w, int(cfg.predictive_lookback_s / step))
     season = int(cfg.season_s / step) if cfg.season_s else None
     level = max(1, int(cfg.predictive_level_s / step))
-    factory = cfg.forecaster or (lambda w_, lb_, s_: default_forecaster(w_, lb_, s_, level_steps=level))
-    need_steps = max(lookback, level) + w + ((season + h + w) if season else 0)
+    season_level = max(1, int(round(SEASON_LEVEL_S / step)))
+    factory = cfg.forecaster or (lambda w_, lb_, s_: default_forecaster(w_, lb_, s_, level_steps=level,
+                                                                        season_level_steps=season_level))
+    need_steps = max(lookback, level) + w + ((season + max(h + w, season_level)) if season else 0)
     fc = factory(w, lookback, season).fit(obs.demand[-need_steps:]).predict(h, level=(200 * quantile - 100,))
     rate = float(fc.quantile(quantile).max()) / step * (1 + headroom)
     return replicas_for_rate(rate, cfg.service.capacity_per_replica), rate

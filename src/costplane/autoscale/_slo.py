@@ -41,9 +41,8 @@ from costplane.autoscale._decision import (
     replicas_for_rate,
     service_window_steps,
 )
-from costplane.autoscale._forecaster import window_rates
+from costplane.autoscale._forecaster import season_ago_rates, window_rates
 
-SEASON_RATIO = (0.5, 2.0)
 RELAXED = 0.01  # the guard's factor counts as relaxed (1) within this of 1
 
 
@@ -52,18 +51,11 @@ def _steps(seconds: float, step: float) -> int:
 
 
 def _seasonal_rate(y: np.ndarray, step: float, h: int, w: int, seasons_s: tuple[float, ...]) -> float:
-    """Peak service-window rate over the next h steps one season ago, rescaled to today's level (0: no season)."""
+    """Peak service-window rate over the next h steps one season ago, rescaled to today's level (0: no season);
+    the mean over the seasons the history covers."""
     level = _steps(SEASON_LEVEL_S, step)
-    now_level = float(y[-level:].mean()) if y.size else 0.0
-    preds = []
-    for season_s in seasons_s:
-        s = _steps(season_s, step)
-        if y.size < s + level or y.size - s + h + w > y.size:
-            continue
-        then = y[y.size - s: y.size - s + h + w]
-        past_level = float(y[y.size - s - level: y.size - s].mean())
-        ratio = 1.0 if past_level <= 0 else min(SEASON_RATIO[1], max(SEASON_RATIO[0], now_level / past_level))
-        preds.append(float(window_rates(then, w).max(initial=0.0)) * ratio)
+    preds = [rates.max() for rates in (season_ago_rates(y, _steps(s, step), h, w, level) for s in seasons_s)
+             if rates.size]
     return float(np.mean(preds)) / step if preds else 0.0
 
 
