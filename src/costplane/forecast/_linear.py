@@ -91,16 +91,25 @@ def fit_linear_batch(ys: Sequence[np.ndarray], season: int, season2: int | None 
             continue
         # t is scaled to [0, 1) so XᵀX stays well conditioned for long histories.
         X = design(np.arange(n, dtype=float) / n, ()) if not seasons else _design_scaled(n, seasons)
-        pinv = np.linalg.pinv(X)
+        pinv, rank = _pinv_and_rank(X)
         xtx_inv = pinv @ pinv.T
         Y = np.stack([ys[i] for i in idx], axis=1)  # (n, B)
         coef = pinv @ Y
         resid = Y - X @ coef
-        dof = max(n - np.linalg.matrix_rank(X), 1)
+        dof = max(n - rank, 1)
         sigma = np.sqrt((resid * resid).sum(axis=0) / dof)
         for col, i in enumerate(idx):
             out[i] = LinearState(coef[:, col].copy(), xtx_inv, seasons, n, float(sigma[col]))
     return out  # type: ignore[return-value]
+
+
+def _pinv_and_rank(X: np.ndarray) -> tuple[np.ndarray, int]:
+    """np.linalg.pinv(X) and np.linalg.matrix_rank(X), with their default tolerances, from one SVD (not two)."""
+    u, sv, vt = np.linalg.svd(X, full_matrices=False)
+    top = sv.max(initial=0.0)
+    rank = int((sv > top * max(X.shape) * np.finfo(sv.dtype).eps).sum())
+    inv = np.divide(1.0, sv, out=np.zeros_like(sv), where=sv > 1e-15 * top)
+    return (vt.T * inv) @ u.T, rank
 
 
 def _design_scaled(n: int, seasons: tuple[int, ...], start: int = 0, count: int | None = None) -> np.ndarray:
