@@ -7,8 +7,9 @@ count, is what capacity must cover. Its quantile at p is the empirical p-quantil
 the recent `lookback_steps`, lifted by the recent level shift (the mean of the last `level_steps`
 vs. the lookback mean; a 2 min level window by default, long enough not to chase one noisy minute), and,
 when a full season of history exists, never below the same window one season ago rescaled to
-today's level (`season_ago_rates`, the one rule the `slo` policy's seasonal floor uses too). `PackageForecaster` wraps any `costplane.forecast` model (ETS, ...) on per-minute means
-when that package is installed.
+today's level (`season_ago_rates`, the one rule the `slo` policy's seasonal floor uses too).
+`PackageForecaster` wraps any `costplane.forecast` model (ETS, ...) on per-minute means when that
+package is installed.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def season_ago_rates(y: np.ndarray, season_steps: int, h: int, window_steps: int
 
     The level is the mean of the last `level_steps` now and just before the same point one season ago; their
     ratio is clamped to SEASON_RATIO. Unclamped, a quiet stretch one season ago (a night's last requests)
-    scaled its next burst by 100-1000x: on four days of bursty traffic with idle nights the hybrid floor
+    scaled its next burst by hundreds to thousands of times: on four days of bursty traffic with idle nights the hybrid floor
     asked for 11 145 replicas at 8 requests/s.
     """
     s, n = int(season_steps), y.size
@@ -78,6 +79,8 @@ class RecentQuantileForecaster:
 
     def __init__(self, window_steps: int = 1, lookback_steps: int = 600, level_steps: int = 120,
                  season_steps: int | None = None, season_level_steps: int = 240) -> None:
+        # season_level_steps: the level window of the seasonal rescale (240: one hour at 15 s steps; the
+        # policies pass SEASON_LEVEL_S over their step)
         self.window_steps = max(1, int(window_steps))
         self.lookback_steps = max(self.window_steps, int(lookback_steps))
         self.level_steps = max(1, int(level_steps))
