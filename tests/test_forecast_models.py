@@ -209,3 +209,25 @@ def test_auto_backtest_reuses_ets_fits_and_forecasts_exactly_as_refitting():
     assert len(memo) == 3 and again[0] is first[1] and again[1] is first[0]
     direct = fit_ets_batch([panel[2][:200]], 24)[0]  # fitted alone, not in the memo's batch of two
     assert (again[2].method, again[2].alpha, again[2].level) == (direct.method, direct.alpha, direct.level)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), season=st.sampled_from([1, 4, 24]), h=st.integers(1, 30))
+def test_auto_validation_panel_forecasts_equal_each_models_own_predict(seed, season, h):
+    """`auto` scores whole-panel arrays (ets_means, seasonal_naive_means, ensemble_means); each row must equal
+    what the model's own per-series predict gives, for histories longer and shorter than the season."""
+    from costplane.forecast._ensemble import ensemble_mean, ensemble_means, ensemble_states
+    from costplane.forecast._ets import ets_means, ets_predict, fit_ets_batch
+    from costplane.forecast._naive import seasonal_naive_fit, seasonal_naive_means, seasonal_naive_predict
+
+    rng = np.random.default_rng(seed)
+    sizes = [max(2, season), int(rng.integers(2, season + 2)), 3 * season + 11, 5 * season + 40, 60]
+    ys = [rng.poisson(5.0, n).astype(float) + np.sin(np.arange(n)) for n in sizes]
+    ets = fit_ets_batch(ys, season)
+    em = ets_means(ets, h)
+    np.testing.assert_allclose(em, np.stack([ets_predict(e, h)[0] for e in ets]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(seasonal_naive_means(ys, season, h),
+                                  np.stack([seasonal_naive_predict(seasonal_naive_fit(y, season), h)[0] for y in ys]))
+    ens = ensemble_states(ys, season, ets)
+    np.testing.assert_allclose(ensemble_means(ys, season, em), np.stack([ensemble_mean(s, h) for s in ens]),
+                               rtol=1e-12, atol=1e-12)

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from costplane.forecast._combination import Combination, combination_states, combine_means
-from costplane.forecast._ensemble import Ensemble, ensemble_mean, ensemble_states
-from costplane.forecast._ets import ETS, EtsMemo, EtsState, ets_predict, fit_ets_batch
+from costplane.forecast._ensemble import Ensemble, ensemble_means, ensemble_states
+from costplane.forecast._ets import ETS, EtsMemo, EtsState, ets_means, fit_ets_batch
 from costplane.forecast._linear import Linear, fit_linear_batch, linear_means
-from costplane.forecast._naive import SeasonalNaive, seasonal_naive_fit, seasonal_naive_predict
+from costplane.forecast._naive import SeasonalNaive, seasonal_naive_means
 from costplane.forecast._types import BaseForecaster
 
 INTERNAL_WINDOWS = 7
@@ -70,14 +70,12 @@ class Auto(BaseForecaster):
 
     def _validation_forecasts(self, trains: Sequence[np.ndarray], h: int) -> np.ndarray:
         """(candidates, series, h) point forecasts of every candidate; one ETS fit serves three of them."""
-        ets = self._fit_ets(trains)
-        ens = ensemble_states(trains, self.season, ets)
+        ets = ets_means(self._fit_ets(trains), h)
         lin = fit_linear_batch(trains, self.season, self.season2)
-        naive = [seasonal_naive_fit(y, self.season) for y in trains]
         nonneg = np.array([bool((y >= 0).all()) for y in trains])[:, None]
-        ets_means = [ets_predict(e, h)[0] for e in ets]
-        members = [np.stack([ensemble_mean(s, h, m) for s, m in zip(ens, ets_means)]), np.stack(ets_means),
-                   np.stack([seasonal_naive_predict(s, h)[0] for s in naive]), linear_means(lin, h)]
+        # whole-panel arrays, each equal row by row to its candidate's own predict (a test checks it)
+        members = [ensemble_means(trains, self.season, ets), ets, seasonal_naive_means(trains, self.season, h),
+                   linear_means(lin, h)]
         members = [np.where(nonneg, np.maximum(m, 0.0), m) for m in members]
         return np.stack(members + [combine_means(members[0], members[1], members[3], nonneg)])
 

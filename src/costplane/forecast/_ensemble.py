@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from costplane.forecast._ets import EtsState, ets_predict, fit_ets_batch
-from costplane.forecast._naive import NaiveState, seasonal_naive_fit, seasonal_naive_predict
+from costplane.forecast._naive import NaiveState, seasonal_naive_fit, seasonal_naive_means, seasonal_naive_predict
 from costplane.forecast._types import ERROR_PROBS, BaseForecaster
 
 MAX_ERROR_HISTORY = 2016  # points of history the error distribution is read from (12 weeks at 1 h)
@@ -85,6 +85,19 @@ def ensemble_mean(state: EnsembleState, h: int, ets_mean: np.ndarray | None = No
     else:  # no season: a window average instead of a second naive
         third = np.full(h, state.tail[-h:].mean())
     return np.median(np.stack([ets_mean, third, seasonal_naive_predict(state.naive, h)[0]]), axis=0)
+
+
+def ensemble_means(ys: Sequence[np.ndarray], season: int, ets_mean: np.ndarray) -> np.ndarray:
+    """(series, h) point forecasts of ensembles on `ys` whose ETS means are `ets_mean` (series, h), equal to
+    `ensemble_mean` row by row: the median of ETS, seasonal naive (or, without a season, the mean of the last
+    h points) and naive."""
+    h = ets_mean.shape[1]
+    naive = seasonal_naive_means(ys, 1, h)
+    third = seasonal_naive_means(ys, season, h)
+    no_season = np.array([not (season > 1 and y.size > season) for y in ys])
+    if no_season.any():
+        third[no_season] = np.array([y[-MAX_ERROR_HISTORY:][-h:].mean() for y, ns in zip(ys, no_season) if ns])[:, None]
+    return np.median(np.stack([ets_mean, third, naive]), axis=0)
 
 
 def ensemble_predict(state: EnsembleState, h: int) -> tuple[np.ndarray, ...]:

@@ -256,6 +256,20 @@ def ets_predict(state: EtsState, h: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, state.sigma * np.sqrt(var)
 
 
+def ets_means(states: Sequence[EtsState], h: int) -> np.ndarray:
+    """(series, h) point forecasts of many fits at once, equal to `ets_predict(state, h)[0]` row by row."""
+    j = np.arange(1, h + 1)
+    phi = np.array([st.phi for st in states])[:, None]
+    phisum = np.cumsum(phi ** j, axis=1)  # phi 1: j, phi 0: 0, as ets_predict's special cases
+    out = np.array([st.level for st in states])[:, None] + phisum * np.array([st.trend for st in states])[:, None]
+    by_size: dict[int, list[int]] = {}
+    for i, st in enumerate(states):
+        by_size.setdefault(st.season_ahead.size, []).append(i)
+    for size, idx in by_size.items():
+        out[idx] += np.stack([states[i].season_ahead for i in idx])[:, (j - 1) % size]
+    return out
+
+
 class ETS(BaseForecaster):
     """Additive ETS (Holt-Winters) with the form and smoothing parameters fitted per series."""
 

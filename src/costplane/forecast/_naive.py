@@ -37,6 +37,20 @@ def seasonal_naive_predict(state: NaiveState, h: int) -> tuple[np.ndarray, np.nd
     return mean, sd
 
 
+def seasonal_naive_means(ys: Sequence[np.ndarray], season: int, h: int) -> np.ndarray:
+    """(series, h) point forecasts, equal to `seasonal_naive_predict(seasonal_naive_fit(y, season), h)[0]` for
+    each y (a history of `season` points or fewer falls back to the last value)."""
+    out = np.empty((len(ys), h))
+    j = np.arange(h)
+    long = [i for i, y in enumerate(ys) if y.size > season]
+    short = [i for i, y in enumerate(ys) if y.size <= season]
+    if long:
+        out[long] = np.stack([ys[i][-season:] for i in long])[:, j % season]
+    if short:
+        out[short] = np.array([ys[i][-1] for i in short])[:, None]
+    return out
+
+
 def seasonal_naive_mae(y: np.ndarray, season: int) -> float:
     """In-sample MAE of the seasonal naive forecast: the MASE denominator (NaN when too short)."""
     if y.size <= season:

