@@ -24,7 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from costplane.forecast._ets import EtsState, ets_predict, fit_ets_batch
-from costplane.forecast._naive import NaiveState, seasonal_naive_fit, seasonal_naive_means, seasonal_naive_predict
+from costplane.forecast._naive import (
+    NaiveState,
+    seasonal_naive_fit,
+    seasonal_naive_means,
+    seasonal_naive_predict,
+    usable_season,
+)
 from costplane.forecast._types import ERROR_PROBS, BaseForecaster
 
 MAX_ERROR_HISTORY = 2016  # points of history the error distribution is read from (12 weeks at 1 h)
@@ -94,7 +100,7 @@ def ensemble_means(ys: Sequence[np.ndarray], season: int, ets_mean: np.ndarray) 
     h = ets_mean.shape[1]
     naive = seasonal_naive_means(ys, 1, h)
     third = seasonal_naive_means(ys, season, h)
-    no_season = np.array([not (season > 1 and y.size > season) for y in ys])
+    no_season = np.array([usable_season(y.size, season) == 1 for y in ys])  # as ensemble_mean's `seasonal.season > 1`
     if no_season.any():
         third[no_season] = np.array([y[-MAX_ERROR_HISTORY:][-h:].mean() for y, ns in zip(ys, no_season) if ns])[:, None]
     return np.median(np.stack([ets_mean, third, naive]), axis=0)

@@ -246,21 +246,25 @@ def fit_ets_batch(ys: Sequence[np.ndarray], season: int) -> list[EtsState]:
     return out  # type: ignore[return-value]
 
 
+def _phi_sums(phi: np.ndarray, h: int) -> np.ndarray:
+    """(len(phi), h): φ + … + φ^j for j = 1..h (φ = 1: j; φ = 0: 0, exactly)."""
+    return np.cumsum(phi[:, None] ** np.arange(1, h + 1), axis=1)
+
+
 def ets_predict(state: EtsState, h: int) -> tuple[np.ndarray, np.ndarray]:
     j = np.arange(1, h + 1)
-    phisum = np.cumsum(state.phi ** j) if state.phi not in (0.0, 1.0) else j * state.phi
+    phisum = _phi_sums(np.array([state.phi]), h)[0]
     season = state.season_ahead.size
-    mean = state.level + phisum * state.trend + state.season_ahead[(j - 1) % season]
+    mean = ets_means([state], h)[0]
     c = state.alpha + state.beta * phisum[:-1] + state.gamma * ((j[:-1] % season) == 0) * (season > 1)
     var = np.concatenate([[1.0], 1.0 + np.cumsum(c * c)])
     return mean, state.sigma * np.sqrt(var)
 
 
 def ets_means(states: Sequence[EtsState], h: int) -> np.ndarray:
-    """(series, h) point forecasts of many fits at once, equal to `ets_predict(state, h)[0]` row by row."""
+    """(series, h) point forecasts of many fits at once: the one mean formula (`ets_predict` takes its row)."""
     j = np.arange(1, h + 1)
-    phi = np.array([st.phi for st in states])[:, None]
-    phisum = np.cumsum(phi ** j, axis=1)  # phi 1: j, phi 0: 0, as ets_predict's special cases
+    phisum = _phi_sums(np.array([st.phi for st in states]), h)
     out = np.array([st.level for st in states])[:, None] + phisum * np.array([st.trend for st in states])[:, None]
     by_size: dict[int, list[int]] = {}
     for i, st in enumerate(states):

@@ -23,8 +23,13 @@ class NaiveState:
     season: int
 
 
+def usable_season(n: int, season: int) -> int:
+    """The season a history of n points supports: `season`, or 1 (naive) when n <= season."""
+    return season if n > season else 1
+
+
 def seasonal_naive_fit(y: np.ndarray, season: int) -> NaiveState:
-    s = season if y.size > season else 1
+    s = usable_season(y.size, season)
     diffs = y[s:] - y[:-s]
     sigma = float(np.sqrt(np.mean(diffs * diffs))) if diffs.size else 0.0
     return NaiveState(y[-s:].copy(), sigma, s)
@@ -42,12 +47,11 @@ def seasonal_naive_means(ys: Sequence[np.ndarray], season: int, h: int) -> np.nd
     each y (a history of `season` points or fewer falls back to the last value)."""
     out = np.empty((len(ys), h))
     j = np.arange(h)
-    long = [i for i, y in enumerate(ys) if y.size > season]
-    short = [i for i, y in enumerate(ys) if y.size <= season]
-    if long:
-        out[long] = np.stack([ys[i][-season:] for i in long])[:, j % season]
-    if short:
-        out[short] = np.array([ys[i][-1] for i in short])[:, None]
+    by_season: dict[int, list[int]] = {}
+    for i, y in enumerate(ys):
+        by_season.setdefault(usable_season(y.size, season), []).append(i)
+    for s, idx in by_season.items():
+        out[idx] = np.stack([ys[i][-s:] for i in idx])[:, j % s]
     return out
 
 
