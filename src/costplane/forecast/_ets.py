@@ -246,31 +246,32 @@ def fit_ets_batch(ys: Sequence[np.ndarray], season: int) -> list[EtsState]:
     return out  # type: ignore[return-value]
 
 
-def _phi_sums(phi: np.ndarray, h: int) -> np.ndarray:
-    """(len(phi), h): φ + … + φ^j for j = 1..h (φ = 1: j; φ = 0: 0, exactly)."""
-    return np.cumsum(phi[:, None] ** np.arange(1, h + 1), axis=1)
+def _mean(level, trend, phisum: np.ndarray, season_ahead: np.ndarray) -> np.ndarray:
+    """mean_{n+j} = l_n + (φ + … + φ^j) b_n + s_{n+j-S⌈j/S⌉}, for one series or rows of many (broadcasting)."""
+    return level + phisum * trend + season_ahead
 
 
 def ets_predict(state: EtsState, h: int) -> tuple[np.ndarray, np.ndarray]:
     j = np.arange(1, h + 1)
-    phisum = _phi_sums(np.array([state.phi]), h)[0]
+    phisum = np.cumsum(state.phi ** j)  # φ = 1: j, φ = 0: 0, exactly
     season = state.season_ahead.size
-    mean = ets_means([state], h)[0]
+    mean = _mean(state.level, state.trend, phisum, state.season_ahead[(j - 1) % season])
     c = state.alpha + state.beta * phisum[:-1] + state.gamma * ((j[:-1] % season) == 0) * (season > 1)
     var = np.concatenate([[1.0], 1.0 + np.cumsum(c * c)])
     return mean, state.sigma * np.sqrt(var)
 
 
 def ets_means(states: Sequence[EtsState], h: int) -> np.ndarray:
-    """(series, h) point forecasts of many fits at once: the one mean formula (`ets_predict` takes its row)."""
+    """(series, h) point forecasts of many fits at once, by the same `_mean` as `ets_predict`."""
     j = np.arange(1, h + 1)
-    phisum = _phi_sums(np.array([st.phi for st in states]), h)
-    out = np.array([st.level for st in states])[:, None] + phisum * np.array([st.trend for st in states])[:, None]
+    phisum = np.cumsum(np.array([st.phi for st in states])[:, None] ** j, axis=1)
+    out = np.empty((len(states), h))
     by_size: dict[int, list[int]] = {}
     for i, st in enumerate(states):
         by_size.setdefault(st.season_ahead.size, []).append(i)
     for size, idx in by_size.items():
-        out[idx] += np.stack([states[i].season_ahead for i in idx])[:, (j - 1) % size]
+        out[idx] = _mean(np.array([states[i].level for i in idx])[:, None], np.array([states[i].trend for i in idx])[:, None],
+                         phisum[idx], np.stack([states[i].season_ahead for i in idx])[:, (j - 1) % size])
     return out
 
 
