@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_replay as br  # noqa: E402
 
+from costplane.autoscale import AutoscaleConfig  # noqa: E402
 from costplane.replay.inference import initial_replicas, replay_inference  # noqa: E402
 from costplane.replay.oracle import milp_nodes, oracle  # noqa: E402
 from costplane.traces import DemandSeries  # noqa: E402
@@ -109,6 +111,11 @@ def main() -> None:
                     help="an AutoscaleConfig setting for the default policy, e.g. slo_spare_s=3600 (repeatable)")
     args = ap.parse_args()
     overrides = {k: ast.literal_eval(v) for k, _, v in (item.partition("=") for item in args.set)}
+    known = {f.name for f in fields(AutoscaleConfig)}
+    for key in overrides:
+        if key not in known:  # fail here, not as a TypeError in a worker after the oracles
+            near = difflib.get_close_matches(key, known, n=3)
+            ap.error(f"--set {key}: not an AutoscaleConfig setting" + (f" (did you mean {', '.join(near)}?)" if near else ""))
     cases = []
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.family == "genai":
