@@ -184,29 +184,30 @@ def test_policy_state_is_json_serialisable_and_round_trips(name):
 
 def test_slo_guard_escalates_when_the_budget_burns_and_holds_the_peak():
     decide = POLICIES["slo"]
+    cfg = replace(CFG, slo_calibrate_half_life_s=0.0)  # the guard alone (the calibrated spares have their test)
     steady = np.full(3600, 4.0)
-    calm, s_calm = decide(obs(steady, now=5000.0, ready=3), None, CFG)
+    calm, s_calm = decide(obs(steady, now=5000.0, ready=3), None, cfg)
     assert s_calm["inner"]["guard"]["factor"] == 1.0 and s_calm["inner"]["guard"]["hold_s"] == 0.0
     # the queue holds far more than the ready fleet drains in max_queue_s: the budget burns, the factor
     # multiplies by slo_escalate, the peak hold starts and the hybrid floor's queue correction asks for more
-    hot, s_hot = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, CFG)
+    hot, s_hot = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, cfg)
     # 360 units at risk of the 60 that arrived: 6 000x the 0.1 % budget rate, a severe burn
     assert s_hot["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate_severe)
     assert s_hot["inner"]["guard"]["hold_s"] == CFG.slo_hold_burn_s
     # 2 ready replicas serve the 4/s; 2 queued units beyond what they drain in 10 s are at risk of the 60 that
     # arrived (33x the budget rate: above slo_burn_alert, under slo_burn_severe): the mild step
-    _, s_mild = decide(obs(steady, now=5000.0, ready=2, queue=42.0), None, CFG)
+    _, s_mild = decide(obs(steady, now=5000.0, ready=2, queue=42.0), None, cfg)
     assert s_mild["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate)
     assert hot.desired_replicas > calm.desired_replicas
     # a second burn within one cold start + fast window does not escalate again
-    _, s_again = decide(obs(steady, now=5015.0, ready=1, queue=400.0), s_hot, CFG)
+    _, s_again = decide(obs(steady, now=5015.0, ready=1, queue=400.0), s_hot, cfg)
     assert s_again["inner"]["guard"]["factor"] == pytest.approx(CFG.slo_escalate_severe)
     # demand stops for the last 2 min, after the hybrid floor's own one-cold-start hold: the forecast falls,
     # the held peak (4/s x 1.5 = 6/s: 3 replicas of 2/s) does not, for the guard's hold
     quiet = np.concatenate([steady[:-120], np.zeros(120)])
-    later, _ = decide(obs(quiet, now=5130.0, ready=3), s_hot, CFG)
+    later, _ = decide(obs(quiet, now=5130.0, ready=3), s_hot, cfg)
     assert later.desired_replicas == 3
-    unheld, _ = decide(obs(quiet, now=5130.0, ready=3), None, CFG)
+    unheld, _ = decide(obs(quiet, now=5130.0, ready=3), None, cfg)
     assert unheld.desired_replicas < 3
 
 
@@ -297,7 +298,7 @@ def test_slo_guard_relaxes_fully_and_keeps_a_spare_replica_only_while_the_burn_i
     fresh = decide(obs(steady, now=20000.0, ready=10), None, replace(CFG, slo_warmup_headroom=1.0))[0]
     assert fresh.desired_replicas == 2  # 4/s on 2/s replicas, no headroom
     for spare_s, after in ((0.0, 2), (7200.0, 2), (86_400.0, 3)):
-        cfg = replace(CFG, slo_spare_s=spare_s)
+        cfg = replace(CFG, slo_spare_s=spare_s, slo_calibrate_half_life_s=0.0)  # the guard's day-long spare alone
         _, state = decide(obs(steady, now=5000.0, ready=1, queue=400.0), None, cfg)
         assert state["inner"]["guard"]["factor"] > 1.0
         for k in range(1, 900):  # 3.75 h without loss: an hour until the slow window has slack, then 11 half-lives
@@ -356,3 +357,39 @@ def test_a_quiet_hour_one_day_ago_scales_its_next_burst_at_most_twice():
     # the same window with yesterday at today's level: no rescaling, 10/s needs 5 replicas
     y[:120] = 300.0
     assert RAW_POLICIES["hybrid"](Observation(day * step + 7200.0, step, y, 3, 0), None, cfg)[0].desired_replicas == 5
+
+
+def test_slo_calibrated_spares_are_the_fewest_that_would_have_kept_the_budget():
+    """Each decision scores the fleet without the spares it holds, plus each spare count, with the guard's loss
+    estimate; the policy keeps the fewest that would have kept the (day-weighted) losses within the budget.
+    Not scored: a young service (the warm-up headroom's business) and a fleet of zero (the keep-warm rule's)."""
+    from costplane.autoscale._slo import SPARES, _calibrate, units_at_risk
+
+    cfg = replace(CFG, slo_calibrate_half_life_s=86_400.0, slo_calibrate_share=1.0)
+    short = np.concatenate([np.full(3585, 2.0), np.full(15, 4.0)])  # 1 ready replica serves 2/s; 15 s at 4/s
+    o = Observation(9000.0, 1.0, short, 1, 0)
+    assert units_at_risk(o, cfg, 15) == pytest.approx(10.0)         # 30 units short, 20 wait within 10 s
+    state, spares = _calibrate({}, o, cfg, 15, 0.0, 0.0, arrived=60.0)
+    assert spares == 1 and state["lost"][:2] == [pytest.approx(10.0), 0.0]  # a second replica loses nothing
+    # a first decision weighs the demand in view by age (7 230 units in the last hour): the budget is ~7.2
+    assert state["seen"] == pytest.approx(7230.0, rel=0.02)
+    # ... so a restarted controller with a day of history does not read one small loss as a burn
+    day = np.concatenate([np.full(86_385, 2.0), np.full(15, 4.0)])
+    assert _calibrate({}, Observation(90_000.0, 1.0, day, 1, 0), cfg, 15, 0.0, 0.0, arrived=60.0)[1] == 0
+    # the spare it holds is not scored as part of the fleet: the same shortfall with 2 up keeps 1, not 0
+    again, spares = _calibrate(state, Observation(9015.0, 1.0, short, 2, 0), cfg, 15, 0.0, 0.0, arrived=60.0)
+    assert spares == 1 and again["lost"][0] > state["lost"][0]
+    # a budget that pays for the loss keeps none (10 units lost of 120 seen: within a 10 % budget)
+    assert _calibrate({}, o, replace(cfg, slo_served=0.8), 15, 0.0, 0.0, arrived=120.0)[1] == 0
+    # young (under slo_warmup_s of history) or waking from zero: not scored
+    young = Observation(9000.0, 1.0, short[-600:], 1, 0)
+    young_state, young_spares = _calibrate({}, young, cfg, 15, 0.0, 0.0, arrived=60.0)
+    assert young_spares == 0 and young_state["lost"] == [0.0] * len(SPARES)
+    assert _calibrate({}, Observation(9000.0, 1.0, short, 0, 1), cfg, 15, 0.0, 0.0, arrived=60.0)[1] == 0
+    # off
+    assert _calibrate({}, o, replace(cfg, slo_calibrate_half_life_s=0.0), 15, 0.0, 0.0, arrived=60.0) == ({}, 0)
+    # through the policy: one replica above what it asks with the calibration off, and it says why
+    decide = POLICIES["slo"]
+    on, _ = decide(o, None, cfg)
+    off, _ = decide(o, None, replace(cfg, slo_calibrate_half_life_s=0.0))
+    assert on.desired_replicas == off.desired_replicas + 1 and "+1 calibrated spares" in on.reasons[0]

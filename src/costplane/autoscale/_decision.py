@@ -131,6 +131,8 @@ class AutoscaleConfig:
     slo_spare_s: float = 86_400.0            # one spare replica above the forecast for this long after a burn
     slo_relax_s: float = 900.0               # half-life of the factor and the hold once there is slack
     slo_seasons_s: tuple[float, ...] = (86_400.0, 7 * 86_400.0)
+    slo_calibrate_share: float = 1.0         # the fewest spares that would have lost at most this share of the
+    slo_calibrate_half_life_s: float = 86_400.0  # budget, losses weighted with this half-life (0: no such spares)
     forecaster: Any = field(default=None, compare=False)  # Forecaster factory; None = the fast built-in one
 
     @property

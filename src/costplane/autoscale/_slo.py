@@ -21,7 +21,11 @@ Each decision takes the largest of these needs, from the Observation alone (stat
    with half-life `slo_relax_s` (the last percent of the factor snaps to 1). A burn also keeps one spare
    replica above the forecast for `slo_spare_s` (over-provisioning, as spare "pause pods" do for a cluster):
    on jumpy demand served by a few replicas the factor's rounding buys little, one replica a whole jump.
-4. Scale to zero: with `scale_to_zero`, one replica stays up through idle time while waking from zero would
+4. Calibrated spares: the fewest spare replicas (0-64) that would have kept the guard's loss estimate within
+   `slo_calibrate_share` of the budget over the past (losses and demand weighted with half-life
+   `slo_calibrate_half_life_s`), added to the need; the fleet is scored without the spares it holds, and
+   not while the service is young or has no replica up. None when no count would have kept the budget.
+5. Scale to zero: with `scale_to_zero`, one replica stays up through idle time while waking from zero would
    lose more than the slow window's budget has left.
 Defaults: chosen by leave-one-trace-out over every shared trace (bench/bench_replay.py; BENCHMARKS.md).
 """
@@ -149,6 +153,40 @@ def _guard(st: dict, obs: Observation, cfg: AutoscaleConfig, risk: float, arrive
     return {"factor": factor, "hold_s": hold_s, "escalated": escalated, "log": log}, fast, slow
 
 
+SPARES = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # the spare-replica counts the calibration scores
+
+
+def _calibrate(st: dict, obs: Observation, cfg: AutoscaleConfig, n_new: int, counted: float, starting_for: float,
+               arrived: float) -> tuple[dict, int]:
+    """The fewest spare replicas that would have kept the estimated losses within `slo_calibrate_share` of the
+    budget over the past (exponentially weighted, half-life `slo_calibrate_half_life_s`): each decision scores
+    the fleet without the spares it holds, plus each count of SPARES, on the steps since the last one."""
+    half = cfg.slo_calibrate_half_life_s
+    if half <= 0 or cfg.slo_calibrate_share <= 0:
+        return {}, 0
+    decay = 0.5 ** (cfg.decision_interval_s / half)
+    lost = np.asarray(st.get("lost", np.zeros(len(SPARES))), dtype="float64") * decay
+    if "seen" in st:
+        seen = float(st["seen"]) * decay + arrived
+    else:  # a first decision (a new service, a restarted controller): the demand in view, weighted by its age
+        ages = np.arange(obs.demand.size - 1, -1, -1) * obs.step_s
+        seen = float(np.dot(obs.demand, 0.5 ** (ages / half)))
+    held = int(st.get("spares", 0))
+    base = max(0, obs.ready_replicas - held)
+    # a young service's losses are the warm-up headroom's business, a wake-up's from zero the keep-warm rule's
+    scored = SPARES if obs.demand.size * obs.step_s >= cfg.slo_warmup_s and base > 0 else ()
+    for j, k in enumerate(scored):
+        o = Observation(obs.now_s, obs.step_s, obs.demand, base + k, obs.starting_replicas, obs.queue_units)
+        r = units_at_risk(o, cfg, n_new, counted, starting_for)
+        if r <= 0:
+            break
+        lost[j] += r
+    allowed = cfg.slo_calibrate_share * (1.0 - cfg.slo_served) * seen
+    ok = np.flatnonzero(lost <= allowed)
+    spares = SPARES[int(ok[0])] if ok.size else 0
+    return {"lost": lost.tolist(), "seen": seen, "spares": spares}, spares
+
+
 def _peak_rate(obs: Observation, cfg: AutoscaleConfig, hold_s: float) -> float:
     """The busiest service-window rate of the last `hold_s` (0 while no hold is on)."""
     w = service_window_steps(cfg, obs.step_s)
@@ -233,12 +271,17 @@ def slo(obs: Observation, state: Any, cfg: AutoscaleConfig) -> tuple[Decision, A
     # 3. after a burn: the peak of the hold, times the factor
     peak = _peak_rate(obs, cfg, hold_s)
     need = max(need, replicas_for_rate(peak * factor, cap))
-    # 4. scale to zero only when the budget can pay for the next wake-up
+    # 4. the spares that would have kept the budget over the past day
+    cal, spares = _calibrate(st.get("cal") or {}, obs, cfg, n_new, float(before.get("queued", 0.0)),
+                             starting_for, arrived)
+    need = need + spares if need > 0 else need
+    # 5. scale to zero only when the budget can pay for the next wake-up
     warm, warm_why = _keep_warm(obs, cfg, guard["log"]) if need == 0 else (0, "")
     need = max(need, warm)
     spare_why = f" +{spare} spare until {escalated + cfg.slo_spare_s:.0f} s" if spare else ""
     why = (f"need {need}: forecast {forecast} x{factor:.2f}{spare_why}, season {seasonal:.2f}/s; burst ratio {ratio:.2f}"
            f"{f' -> hpa {hpa_decision.desired_replicas}' if bursty else ''}; peak {peak:.2f}/s held {hold_s:.0f} s; "
            f"burn {min(fast, 1e6):.2f} fast / {min(slow, 1e6):.2f} slow{warm_why}")
-    new_state = {"guard": guard, "hybrid": hybrid_state, "hpa": hpa_state, "last": obs.now_s}
+    why += f"; +{spares} calibrated spares" if spares else ""
+    new_state = {"cal": cal, "guard": guard, "hybrid": hybrid_state, "hpa": hpa_state, "last": obs.now_s}
     return Decision(obs.current_replicas, need, (why,)), new_state
