@@ -33,6 +33,7 @@ Defaults: chosen by leave-one-trace-out over every shared trace (bench/bench_rep
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -176,8 +177,7 @@ def _calibrate(st: dict, obs: Observation, cfg: AutoscaleConfig, n_new: int, cou
     # a young service's losses are the warm-up headroom's business, a wake-up's from zero the keep-warm rule's
     scored = SPARES if obs.demand.size * obs.step_s >= cfg.slo_warmup_s and base > 0 else ()
     for j, k in enumerate(scored):
-        o = Observation(obs.now_s, obs.step_s, obs.demand, base + k, obs.starting_replicas, obs.queue_units)
-        r = units_at_risk(o, cfg, n_new, counted, starting_for)
+        r = units_at_risk(replace(obs, ready_replicas=base + k), cfg, n_new, counted, starting_for)
         if r <= 0:
             break
         lost[j] += r
